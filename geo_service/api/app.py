@@ -1,0 +1,73 @@
+"""The FastAPI application factory: settings in, app out; nothing is built at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+
+from geo_service import __version__
+from geo_service.api.errors import register_error_handlers
+from geo_service.api.routes import health, layers
+from geo_service.db.engine import async_engine, resolve_url
+from geo_service.layers import Registry
+from geo_service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> FastAPI:
+    """Build the service.
+
+    Parameters
+    ----------
+    settings
+        The deployment's settings; ``Settings()`` (environment and ``.env``) when omitted.
+    database_url
+        Overrides the URL derived from ``settings`` (used by ``serve`` after starting the
+        embedded cluster, and by tests).
+    """
+    settings = settings or Settings()
+    registry = Registry.from_dir(settings.layers_dir)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = database_url or resolve_url(settings)
+        app.state.engine = async_engine(url, settings)
+        read_url = settings.database_read_url
+        app.state.read_engine = async_engine(read_url, settings) if read_url else app.state.engine
+        try:
+            yield
+        finally:
+            await app.state.engine.dispose()
+            if app.state.read_engine is not app.state.engine:
+                await app.state.read_engine.dispose()
+
+    app = FastAPI(
+        title="Quartierskarte",
+        version=__version__,
+        description="Treffpunkte, Angebote und Projekte der Quartiersarbeit in Niedersachsen.",
+        lifespan=lifespan,
+        openapi_url="/api",
+        docs_url="/api.html",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.registry = registry
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "HEAD", "OPTIONS"],
+            allow_headers=["*"],
+            expose_headers=["ETag", "Last-Modified", "Content-Crs", "Link"],
+        )
+    register_error_handlers(app)
+    for router in (health.router, layers.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,48 @@
+"""Dependencies shared by the routes (``Annotated`` aliases, as in the FastAPI template)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from geo_service.errors import LayerNotFound
+from geo_service.layers import Layer, Registry
+from geo_service.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_registry(request: Request) -> Registry:
+    return request.app.state.registry  # type: ignore[no-any-return]
+
+
+async def get_read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    async with request.app.state.read_engine.connect() as conn:
+        yield conn
+
+
+async def get_write_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    async with request.app.state.engine.begin() as conn:
+        yield conn
+
+
+def get_layer(
+    request: Request, layer_id: Annotated[str, Path(alias="layer", description="Layer id")]
+) -> Layer:
+    layer = get_registry(request).get(layer_id)
+    if layer is None:
+        known = ", ".join(get_registry(request).ids())
+        raise LayerNotFound(f"There is no layer '{layer_id}'. Known layers: {known}.")
+    return layer
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+RegistryDep = Annotated[Registry, Depends(get_registry)]
+ReadDep = Annotated[AsyncConnection, Depends(get_read_connection)]
+WriteDep = Annotated[AsyncConnection, Depends(get_write_connection)]
+LayerDep = Annotated[Layer, Depends(get_layer)]

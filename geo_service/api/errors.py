@@ -1,0 +1,71 @@
+"""Every error becomes OGC exception JSON with a status code from one table."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from geo_service.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+
+def ogc_exception(status: int, code: str, detail: str) -> JSONResponse:
+    return JSONResponse(
+        {"code": code, "description": detail, "detail": detail, "status": status},
+        status_code=status,
+    )
+
+
+async def _service_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    return ogc_exception(exc.status, exc.code, exc.detail)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path", "body"))
+        parts.append(f"{where}: {err.get('msg')}" if where else str(err.get("msg")))
+    return ogc_exception(400, "InvalidParameterValue", "; ".join(parts) or "invalid request")
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "NotFound", 405: "MethodNotAllowed", 406: "NotAcceptable"}
+    return ogc_exception(exc.status_code, codes.get(exc.status_code, "Error"), str(exc.detail))
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("database error on %s: %s", request.url.path, exc)
+    return ogc_exception(
+        503, "ServiceUnavailable", "The database is not reachable right now; please retry shortly."
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s", request.url.path, exc_info=exc)
+    return ogc_exception(500, "ServerError", "An unexpected error occurred; it has been logged.")
+
+
+HANDLERS = {
+    ServiceError: _service_error,
+    RequestValidationError: _validation_error,
+    StarletteHTTPException: _http_error,
+    OperationalError: _database_error,
+    InterfaceError: _database_error,
+    DBAPIError: _database_error,
+    OSError: _database_error,
+    Exception: _unexpected,
+}
+
+
+def register_error_handlers(app: FastAPI) -> None:
+    for exc_type, handler in HANDLERS.items():
+        app.add_exception_handler(exc_type, handler)

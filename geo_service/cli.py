@@ -1,0 +1,209 @@
+"""The ``geo-service`` command line: serve, database life cycle, import, export, layers, demo."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from geo_service.db.engine import local_cluster, resolve_url
+from geo_service.db.local import LocalClusterError
+from geo_service.layers import LayerConfigError, Registry
+from geo_service.settings import Settings
+
+app = typer.Typer(help="Quartierskarte – Treffpunkte, Angebote und Projekte der Quartiersarbeit.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="The database: embedded cluster life cycle and migrations.",
+                     no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+def fail(message: str, code: int = 1) -> None:
+    """Print one sentence a person can act on, and stop."""
+    typer.secho(f"Fehler: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def database_url(settings: Settings, *, start: bool = True) -> str:
+    try:
+        return resolve_url(settings, start=start)
+    except LocalClusterError as exc:
+        fail(str(exc))
+    except RuntimeError as exc:
+        fail(str(exc))
+    raise AssertionError("unreachable")
+
+
+def registry(settings: Settings) -> Registry:
+    try:
+        return Registry.from_dir(settings.layers_dir)
+    except LayerConfigError as exc:
+        fail(str(exc))
+    raise AssertionError("unreachable")
+
+
+# -- database ---------------------------------------------------------------
+@db_app.command("start")
+def db_start() -> None:
+    """Start (or reuse) the embedded PostgreSQL cluster in the data folder."""
+    settings = _settings()
+    if not settings.embedded:
+        typer.echo("GEO_SERVICE_DATABASE_URL is set: nothing to start.")
+        return
+    url = database_url(settings)
+    typer.echo(f"embedded database running on 127.0.0.1:{settings.embedded_port} "
+               f"({url.rsplit('/', 1)[-1]})")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded cluster cleanly."""
+    settings = _settings()
+    if not settings.embedded:
+        typer.echo("GEO_SERVICE_DATABASE_URL is set: the embedded cluster is not used.")
+        return
+    try:
+        stopped = local_cluster(settings).stop()
+    except LocalClusterError as exc:
+        fail(str(exc))
+    typer.echo("embedded database stopped" if stopped else "embedded database was not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Show where the database is and whether it runs."""
+    settings = _settings()
+    if not settings.embedded:
+        typer.echo(json.dumps({"mode": "external"}))
+        return
+    try:
+        status = local_cluster(settings).status()
+    except LocalClusterError as exc:
+        fail(str(exc))
+    typer.echo(json.dumps({"mode": "embedded", **status}, indent=2))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Migrate the schema to the newest revision (once, under an advisory lock)."""
+    from geo_service.db.engine import current_revision, upgrade
+
+    url = database_url(_settings())
+    upgrade(url, revision)
+    typer.echo(f"database schema at revision {current_revision(url)}")
+
+
+# -- layers, import, export, demo -------------------------------------------
+@app.command("layers")
+def list_layers() -> None:
+    """List the registered layers."""
+    for layer in registry(_settings()):
+        typer.echo(f"{layer.id:<20} {layer.geometry_type:<13} {layer.licence:<16} {layer.title.de}")
+
+
+@app.command("import")
+def import_file(
+    layer: Annotated[str, typer.Argument(help="Layer id (see 'geo-service layers')")],
+    path: Annotated[Path, typer.Argument(help="GeoJSON, GeoPackage, zipped Shapefile or CSV")],
+    crs: Annotated[Optional[str], typer.Option(help="CRS of a CSV's x/y, e.g. EPSG:25832")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check only; store nothing")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Replace the layer's data")] = False,
+    file_layer: Annotated[Optional[str], typer.Option(help="Layer inside a GeoPackage")] = None,
+) -> None:
+    """Import a GIS file into a layer: all or nothing, with a report of rejected features."""
+    from geo_service.io.importer import ImportError_, import_path
+
+    settings = _settings()
+    reg = registry(settings)
+    url = database_url(settings)
+    try:
+        report = import_path(
+            url, reg, layer, path, settings=settings, crs=crs, dry_run=dry_run,
+            replace=replace, file_layer=file_layer,
+        )
+    except ImportError_ as exc:
+        fail(str(exc), 2)
+    typer.echo(report.summary())
+    if not report.ok:
+        raise typer.Exit(2)
+
+
+@app.command("export")
+def export_layer(
+    layer: Annotated[str, typer.Argument(help="Layer id")],
+    path: Annotated[Path, typer.Argument(help="Output file: .geojson, .gpkg or .csv")],
+    crs: Annotated[str, typer.Option(help="Output CRS, e.g. EPSG:25832")] = "EPSG:4326",
+) -> None:
+    """Export a layer's public data to GeoJSON, GeoPackage or CSV."""
+    from geo_service.io.exporter import ExportError, export_path
+
+    settings = _settings()
+    reg = registry(settings)
+    url = database_url(settings)
+    try:
+        count = export_path(url, reg, layer, path, crs=crs)
+    except ExportError as exc:
+        fail(str(exc), 2)
+    typer.echo(f"{count} Objekte nach {path} exportiert ({crs}).")
+
+
+@app.command("demo")
+def load_demo(
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="Only into an empty database")] = False,
+) -> None:
+    """Load the demo quartiers, meeting places, offers and projects from data/."""
+    from geo_service.demo import load_demo as load
+
+    settings = _settings()
+    url = database_url(settings)
+    typer.echo(load(url, registry(settings), settings=settings, if_empty=if_empty))
+
+
+# -- serving ------------------------------------------------------------------
+@app.command("serve")
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Bind address")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port")] = None,
+) -> None:
+    """Run the HTTP service (starting the embedded database when no URL is set)."""
+    import uvicorn
+
+    from geo_service.api.app import create_app
+
+    settings = _settings()
+    host = host or settings.host
+    port = port or settings.port
+    started_here = False
+    if settings.embedded:
+        cluster = local_cluster(settings)
+        started_here = not cluster.running()
+    url = database_url(settings)
+    registry(settings)  # fail fast on a bad layer file
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    typer.echo(f"Quartierskarte läuft auf http://{host}:{port}/  (Karte: http://{host}:{port}/karte)")
+    try:
+        if settings.workers > 1:
+            # Workers import the factory themselves; the URL reaches them through the environment.
+            import os
+
+            os.environ["GEO_SERVICE_DATABASE_URL"] = url
+            uvicorn.run("geo_service.api.asgi:app", host=host, port=port, workers=settings.workers,
+                        proxy_headers=True, log_level="info")
+        else:
+            uvicorn.run(create_app(settings, database_url=url), host=host, port=port,
+                        proxy_headers=True, log_level="info")
+    finally:
+        if started_here:
+            local_cluster(settings).stop()
+            typer.echo("embedded database stopped")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

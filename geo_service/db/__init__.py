@@ -1,0 +1,1 @@
+"""Database access: engines, models, the embedded cluster and migrations."""

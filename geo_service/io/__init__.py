@@ -1,0 +1,1 @@
+"""Reading and writing GIS files (GeoJSON, GeoPackage, Shapefile, CSV) with geopandas/pyogrio."""

@@ -1,0 +1,1 @@
+"""Map pages built with folium, their static assets and translations."""

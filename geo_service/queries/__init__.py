@@ -1,0 +1,1 @@
+"""Filters to SQL: every statement the service runs, GeoJSON built in PostgreSQL."""

@@ -1,0 +1,83 @@
+"""Service settings, read from ``GEO_SERVICE_*`` environment variables and a ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Lower Saxony (with a margin for the Elbe and the coast), lon/lat.
+LOWER_SAXONY_BBOX = (6.6, 51.29, 11.65, 53.9)
+
+
+class Settings(BaseSettings):
+    """Everything configurable about one Quartierskarte deployment.
+
+    Built once (``Settings()``) and handed to ``create_app``; tests build their own.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="GEO_SERVICE_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL/PostGIS URL. Empty: run the embedded private cluster in data_dir.",
+    )
+    database_read_url: str | None = Field(
+        default=None, description="Optional read-only replica URL for read endpoints."
+    )
+    data_dir: Path = Field(
+        default=Path(".data"), description="Folder for the embedded cluster and its password."
+    )
+    embedded_port: int = Field(default=55432, description="Port of the embedded cluster (127.0.0.1).")
+    host: str = Field(default="127.0.0.1", description="Address the HTTP service binds to.")
+    port: int = Field(default=8000, description="Port the HTTP service listens on.")
+    workers: int = Field(default=1, description="Number of uvicorn worker processes.")
+    layers_dir: Path = Field(default=Path("layers"), description="Folder of layer YAML files.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed by CORS; '*' allows every origin."
+    )
+    service_area_bbox: tuple[float, float, float, float] = Field(
+        default=LOWER_SAXONY_BBOX,
+        description="Features must lie inside this lon/lat box (default: Lower Saxony).",
+    )
+    service_area_file: Path | None = Field(
+        default=None, description="Polygon file that replaces service_area_bbox when set."
+    )
+    max_upload_mb: int = Field(default=50, description="Largest accepted import file in MB.")
+    default_limit: int = Field(default=100, description="Items per page when none is asked for.")
+    max_limit: int = Field(default=10000, description="Largest page size a client may ask for.")
+    coordinate_precision: int = Field(
+        default=6, description="Decimal places of lon/lat in GeoJSON output (6 = about 0.1 m)."
+    )
+    map_center: tuple[float, float] = Field(
+        default=(52.6, 9.4), description="Initial map centre (lat, lon)."
+    )
+    map_zoom: int = Field(default=8, description="Initial map zoom.")
+    basemap_url: str = Field(
+        default="https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+        description="Basemap tile URL template.",
+    )
+    basemap_attribution: str = Field(
+        default='&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a>',
+        description="Basemap attribution (HTML, from the operator, not from users).",
+    )
+    public_url: str | None = Field(
+        default=None, description="External base URL, when links must not follow the request."
+    )
+    db_pool_size: int = Field(default=10, description="Connections per worker.")
+    statement_timeout_ms: int = Field(default=15000, description="Per-statement time limit.")
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str) and not value.startswith("["):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        """True when the service runs its own private PostgreSQL cluster."""
+        return not self.database_url

@@ -1,0 +1,1 @@
+"""Operations on layers (analysis helpers)."""

@@ -1,0 +1,1 @@
+"""Small builders and helpers shared by the tests."""
