@@ -67,6 +67,13 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None, description="External base URL, when links must not follow the request."
     )
+    cache_max_age: int = Field(
+        default=60, description="Seconds clients and proxies may reuse a response unchecked."
+    )
+    languages: list[str] = Field(
+        default_factory=lambda: ["de", "en", "uk", "ar", "tr"],
+        description="Languages offered; the first is the default.",
+    )
     db_pool_size: int = Field(default=10, description="Connections per worker.")
     statement_timeout_ms: int = Field(default=15000, description="Per-statement time limit.")
 

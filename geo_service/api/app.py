@@ -5,19 +5,31 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.staticfiles import StaticFiles
 
 from geo_service import __version__
 from geo_service.api.errors import register_error_handlers
-from geo_service.api.routes import health, layers
+from geo_service.api.openapi import build_openapi
+from geo_service.api.routes import docs, features, health, layers, nearby
 from geo_service.db.engine import async_engine, resolve_url
 from geo_service.layers import Registry
 from geo_service.settings import Settings
 
 log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parents[1] / "static"
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        app.openapi_schema = build_openapi(app.state.registry, app.state.settings)
+    return app.openapi_schema
 
 
 def create_app(settings: Settings | None = None, *, database_url: str | None = None) -> FastAPI:
@@ -53,9 +65,10 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         description="Treffpunkte, Angebote und Projekte der Quartiersarbeit in Niedersachsen.",
         lifespan=lifespan,
         openapi_url="/api",
-        docs_url="/api.html",
+        docs_url=None,
         redoc_url=None,
     )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.state.settings = settings
     app.state.registry = registry
     app.add_middleware(GZipMiddleware, minimum_size=1000)
@@ -68,6 +81,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             expose_headers=["ETag", "Last-Modified", "Content-Crs", "Link"],
         )
     register_error_handlers(app)
-    for router in (health.router, layers.router):
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for router in (health.router, layers.router, nearby.router, docs.router, features.router):
         app.include_router(router)
     return app

@@ -41,8 +41,22 @@ def get_layer(
     return layer
 
 
+def get_language(request: Request) -> str:
+    """``lang=`` first, then the browser's Accept-Language; German by default."""
+    supported = request.app.state.settings.languages
+    wanted = request.query_params.get("lang")
+    if wanted in supported:
+        return wanted
+    for part in request.headers.get("accept-language", "").split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in supported:
+            return code
+    return "de"
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RegistryDep = Annotated[Registry, Depends(get_registry)]
 ReadDep = Annotated[AsyncConnection, Depends(get_read_connection)]
 WriteDep = Annotated[AsyncConnection, Depends(get_write_connection)]
 LayerDep = Annotated[Layer, Depends(get_layer)]
+LangDep = Annotated[str, Depends(get_language)]

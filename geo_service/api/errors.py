@@ -42,8 +42,23 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return ogc_exception(exc.status_code, codes.get(exc.status_code, "Error"), str(exc.detail))
 
 
+def _unavailable(exc: Exception) -> bool:
+    """Connection trouble (the database restarting, unreachable) rather than a bad statement."""
+    if isinstance(exc, (OperationalError, InterfaceError, OSError)):
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        name = type(exc.orig).__name__ if exc.orig is not None else ""
+        return any(word in name for word in ("Connection", "CannotConnect", "AdminShutdown",
+                                              "CrashShutdown", "QueryCanceled", "TooManyConnections"))
+    return False
+
+
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    log.warning("database error on %s: %s", request.url.path, exc)
+    if not _unavailable(exc):
+        return await _unexpected(request, exc)
+    log.warning("database unavailable on %s: %s", request.url.path, exc)
     return ogc_exception(
         503, "ServiceUnavailable", "The database is not reachable right now; please retry shortly."
     )

@@ -1,0 +1,194 @@
+"""Items of a layer: filters to SQL, GeoJSON features assembled in PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from geo_service.layers import Layer, Property
+from geo_service.queries.crs import CRS, DEFAULT
+from geo_service.queries.cql import FilterCompiler
+from geo_service.queries.sql import (
+    Params,
+    layer_scope,
+    properties_object,
+    table_of,
+    value_expr,
+    where_clause,
+)
+
+Instant = dt.date | dt.datetime
+
+
+@dataclass
+class ItemsQuery:
+    """What a client asked of a layer's items, already parsed and checked."""
+
+    bbox: tuple[float, float, float, float] | None = None
+    bbox_crs: CRS = DEFAULT
+    interval: tuple[Instant | None, Instant | None] | None = None
+    equals: dict[str, list[Any]] = field(default_factory=dict)
+    cql: dict[str, Any] | None = None
+    filter_crs: CRS = DEFAULT
+    sortby: list[tuple[str, bool]] = field(default_factory=list)
+    properties: list[str] | None = None
+    crs: CRS = DEFAULT
+    precision: int | None = None
+    limit: int = 100
+    offset: int = 0
+    ids: list[int] | None = None
+
+
+def envelope_sql(bbox: tuple[float, float, float, float], crs: CRS, params: Params) -> str:
+    """The bbox as a 4326 polygon; a lat-first CRS gives (lat, lon, lat, lon)."""
+    x0, y0, x1, y1 = bbox
+    if crs.lat_first:
+        x0, y0, x1, y1 = y0, x0, y1, x1
+    nums = ", ".join(params.add(float(v)) for v in (x0, y0, x1, y1))
+    envelope = f"ST_MakeEnvelope({nums}, {crs.srid})"
+    if crs.srid == 4326:
+        return envelope
+    # Densify before reprojecting so the box's edges stay where the client drew them.
+    return f"ST_Transform(ST_Segmentize({envelope}, ({params.add(float(x1 - x0))} / 16.0)), 4326)"
+
+
+def _coerce_instant(prop: Property, value: Instant) -> Instant:
+    if prop.type == "date" and isinstance(value, dt.datetime):
+        return value.date()
+    if prop.type == "datetime" and not isinstance(value, dt.datetime):
+        return dt.datetime.combine(value, dt.time(), tzinfo=dt.timezone.utc)
+    return value
+
+
+def conditions(layer: Layer, query: ItemsQuery, params: Params, alias: str = "t") -> list[str]:
+    """Every WHERE condition of a query, values bound through ``params``."""
+    found: list[str] = []
+    scope = layer_scope(layer, params, alias)
+    if scope:
+        found.append(scope)
+    if query.bbox is not None:
+        found.append(f"ST_Intersects({alias}.geom, {envelope_sql(query.bbox, query.bbox_crs, params)})")
+    if query.ids is not None:
+        found.append(f"{alias}.id = ANY({params.add(query.ids, "bigint[]")})")
+    if query.interval is not None and layer.temporal:
+        start_prop, end_prop = (layer.property(n) for n in layer.temporal)
+        assert start_prop is not None and end_prop is not None
+        start, end = value_expr(layer, start_prop, alias), value_expr(layer, end_prop, alias)
+        low, high = query.interval
+        if high is not None:
+            found.append(f"{start} IS NULL OR {start} <= {params.add(_coerce_instant(start_prop, high))}")
+        if low is not None:
+            # No end: a single date (offers) or an ongoing project: the start stands in for it,
+            # unless there is none, in which case the entry is open-ended.
+            found.append(
+                f"coalesce({end}, {start}) IS NULL OR "
+                f"coalesce({end}, {start}) >= {params.add(_coerce_instant(end_prop, low))}"
+                if end_prop.type == start_prop.type
+                else f"{end} IS NULL OR {end} >= {params.add(_coerce_instant(end_prop, low))}"
+            )
+    for name, values in query.equals.items():
+        prop = layer.property(name)
+        assert prop is not None
+        expr = value_expr(layer, prop, alias)
+        if prop.is_array:
+            found.append(f"{expr} && {params.add([str(v) for v in values], "text[]")}")
+        elif len(values) == 1:
+            found.append(f"{expr} = {params.add(values[0])}")
+        else:
+            found.append(f"{expr} IN ({', '.join(params.add(v) for v in values)})")
+    if query.cql is not None:
+        found.append(FilterCompiler(layer, params, query.filter_crs, alias).compile(query.cql))
+    return found
+
+
+def order_by(layer: Layer, query: ItemsQuery, alias: str = "t") -> str:
+    keys = []
+    for name, descending in query.sortby:
+        if name == "id":
+            continue
+        prop = layer.property(name)
+        assert prop is not None
+        keys.append(f"{value_expr(layer, prop, alias)} {'DESC' if descending else 'ASC'} NULLS LAST")
+    id_desc = any(n == "id" and d for n, d in query.sortby)
+    keys.append(f"{alias}.id {'DESC' if id_desc else 'ASC'}")
+    return "ORDER BY " + ", ".join(keys)
+
+
+def geometry_json(query: ItemsQuery, default_precision: int, alias: str = "t") -> str:
+    geom = f"{alias}.geom"
+    if query.crs.srid != 4326:
+        geom = f"ST_Transform({geom}, {query.crs.srid})"
+    if query.crs.lat_first:
+        geom = f"ST_FlipCoordinates({geom})"
+    precision = query.precision if query.precision is not None else (
+        default_precision if query.crs.srid == 4326 else query.crs.precision
+    )
+    return f"ST_AsGeoJSON({geom}, {int(precision)})::json"
+
+
+def selected_properties(layer: Layer, query: ItemsQuery) -> list[Property]:
+    public = layer.public_properties
+    if query.properties is None:
+        return public
+    wanted = set(query.properties)
+    return [p for p in public if p.name in wanted]
+
+
+def feature_sql(layer: Layer, query: ItemsQuery, params: Params, precision: int) -> str:
+    """SELECT of one ``feature`` json column per row, filtered, sorted and paged."""
+    props = properties_object(layer, selected_properties(layer, query))
+    return (
+        "SELECT json_build_object('type', 'Feature', 'id', t.id, "
+        f"'geometry', {geometry_json(query, precision)}, 'properties', {props}) AS feature "
+        f"FROM {table_of(layer)} t {where_clause(conditions(layer, query, params))} "
+        f"{order_by(layer, query)} LIMIT {params.add(query.limit)} OFFSET {params.add(query.offset)}"
+    )
+
+
+async def fetch_features(conn: AsyncConnection, layer: Layer, query: ItemsQuery, *,
+                         precision: int) -> str:
+    """The page's features as one JSON array text, built by PostgreSQL."""
+    params = Params()
+    sql = (
+        "SELECT coalesce(json_agg(f.feature), '[]'::json)::text FROM ("
+        f"{feature_sql(layer, query, params, precision)}) f"
+    )
+    return str((await conn.execute(text(sql), params.values)).scalar_one())
+
+
+async def stream_features(conn: AsyncConnection, layer: Layer, query: ItemsQuery, *,
+                          precision: int, batch: int = 1000) -> AsyncIterator[str]:
+    """The page's features one JSON text at a time, from a server-side cursor."""
+    params = Params()
+    sql = f"SELECT f.feature::text FROM ({feature_sql(layer, query, params, precision)}) f"
+    result = await conn.stream(text(sql).execution_options(yield_per=batch), params.values)
+    async for row in result:
+        yield row[0]
+
+
+async def count_features(conn: AsyncConnection, layer: Layer, query: ItemsQuery) -> int:
+    params = Params()
+    sql = f"SELECT count(*) FROM {table_of(layer)} t {where_clause(conditions(layer, query, params))}"
+    return int((await conn.execute(text(sql), params.values)).scalar_one())
+
+
+async def fetch_feature(conn: AsyncConnection, layer: Layer, feature_id: int, query: ItemsQuery, *,
+                        precision: int) -> str | None:
+    """One feature as JSON text, or None."""
+    params = Params()
+    scope = [f"t.id = {params.add(feature_id)}"]
+    own = layer_scope(layer, params)
+    if own:
+        scope.append(own)
+    props = properties_object(layer, selected_properties(layer, query))
+    sql = (
+        "SELECT json_build_object('type', 'Feature', 'id', t.id, "
+        f"'geometry', {geometry_json(query, precision)}, 'properties', {props})::text "
+        f"FROM {table_of(layer)} t {where_clause(scope)}"
+    )
+    return (await conn.execute(text(sql), params.values)).scalar_one_or_none()

@@ -1,0 +1,86 @@
+"""A small SQL builder: identifiers from the registry only, every value a bound parameter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from geo_service.layers import Layer, Property
+
+#: How a property of a generic-table layer is read from its JSONB (for filters and sorting).
+_JSON_CASTS = {
+    "integer": "bigint",
+    "number": "double precision",
+    "boolean": "boolean",
+    "date": "date",
+    "datetime": "timestamptz",
+}
+
+
+def quote_ident(name: str) -> str:
+    """Quote an identifier. Names come from the validated registry, never from a request."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass
+class Params:
+    """Collects bound values and hands out their placeholders."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, value: Any, cast: str | None = None) -> str:
+        """A placeholder for ``value``; ``cast`` (an SQL type, from code) types it explicitly."""
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return f"CAST(:{name} AS {cast})" if cast else f":{name}"
+
+
+def table_of(layer: Layer) -> str:
+    return quote_ident(layer.source_table)
+
+
+def layer_scope(layer: Layer, params: Params, alias: str = "t") -> str | None:
+    """The condition that restricts a shared table to this layer's rows (generic layers)."""
+    if layer.generic:
+        return f"{alias}.layer = {params.add(layer.id)}"
+    return None
+
+
+def value_expr(layer: Layer, prop: Property, alias: str = "t") -> str:
+    """The SQL expression of a property, typed, for WHERE and ORDER BY."""
+    if not layer.generic:
+        return f"{alias}.{quote_ident(prop.db_column)}"
+    key = prop.name.replace("'", "''")
+    if prop.is_array:
+        return f"ARRAY(SELECT jsonb_array_elements_text({alias}.properties->'{key}'))"
+    cast = _JSON_CASTS.get(prop.type)
+    raw = f"({alias}.properties->>'{key}')"
+    return f"{raw}::{cast}" if cast else raw
+
+
+def json_expr(layer: Layer, prop: Property, alias: str = "t") -> str:
+    """The SQL expression of a property as it appears in GeoJSON output."""
+    if layer.generic:
+        return f"{alias}.properties->'{prop.name}'"
+    return f"{alias}.{quote_ident(prop.db_column)}"
+
+
+def properties_object(layer: Layer, props: list[Property], alias: str = "t",
+                      extra: list[tuple[str, str]] | None = None) -> str:
+    """A JSON object of the chosen properties, in the layer's order.
+
+    ``json_build_object`` keeps that order but takes at most 100 arguments; longer lists are
+    built as ``jsonb`` chunks and joined.
+    """
+    pairs = [f"'{name}', {expr}" for name, expr in extra or []]
+    pairs += [f"'{p.name}', {json_expr(layer, p, alias)}" for p in props]
+    if not pairs:
+        return "'{}'::json"
+    if len(pairs) <= 50:
+        return f"json_build_object({', '.join(pairs)})"
+    chunks = [f"jsonb_build_object({', '.join(pairs[i : i + 50])})" for i in range(0, len(pairs), 50)]
+    return "(" + " || ".join(chunks) + ")::json"
+
+
+def where_clause(conditions: list[str]) -> str:
+    return ("WHERE " + " AND ".join(f"({c})" for c in conditions)) if conditions else ""
