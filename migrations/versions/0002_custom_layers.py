@@ -54,8 +54,10 @@ def upgrade() -> None:
 
         CREATE FUNCTION geo_features_changed() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
+          -- DISTINCT before clock_timestamp(): it differs per row, so one layer would appear
+          -- twice and ON CONFLICT refuses to update the same row twice in one command.
           INSERT INTO layer_changes (layer, changed_at)
-          SELECT DISTINCT layer, clock_timestamp() FROM changed_rows
+          SELECT layer, clock_timestamp() FROM (SELECT DISTINCT layer FROM changed_rows) AS changed
           ON CONFLICT (layer) DO UPDATE SET changed_at = excluded.changed_at;
           RETURN NULL;
         END $$;
