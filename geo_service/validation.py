@@ -648,7 +648,7 @@ def validate_geometries(
         inside = area.intersects(geoms[index])
         for i in index[~inside]:
             point = geoms[i].representative_point()
-            errors[i].append(f"Die Geometrie liegt außerhalb von {area.describe()}: bei Länge "
+            errors[i].append(f"Die Geometrie liegt außerhalb {area.describe()}: bei Länge "
                              f"{point.x:.5f}, Breite {point.y:.5f}.")
     return geoms, warnings
 
