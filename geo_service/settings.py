@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: Lower Saxony (with a margin for the Elbe and the coast), lon/lat.
 LOWER_SAXONY_BBOX = (6.6, 51.29, 11.65, 53.9)
@@ -36,7 +37,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, description="Port the HTTP service listens on.")
     workers: int = Field(default=1, description="Number of uvicorn worker processes.")
     layers_dir: Path = Field(default=Path("layers"), description="Folder of layer YAML files.")
-    cors_origins: list[str] = Field(
+    cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Origins allowed by CORS; '*' allows every origin."
     )
     service_area_bbox: tuple[float, float, float, float] = Field(
@@ -70,17 +71,21 @@ class Settings(BaseSettings):
     cache_max_age: int = Field(
         default=60, description="Seconds clients and proxies may reuse a response unchecked."
     )
-    languages: list[str] = Field(
+    languages: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["de", "en", "uk", "ar", "tr"],
         description="Languages offered; the first is the default.",
     )
     db_pool_size: int = Field(default=10, description="Connections per worker.")
     statement_timeout_ms: int = Field(default=15000, description="Per-statement time limit.")
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "languages", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
-        if isinstance(value, str) and not value.startswith("["):
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                import json
+
+                return json.loads(value)
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
 

@@ -1,5 +1,20 @@
-"""ASGI entry point for multi-worker and container deployments: ``geo_service.api.asgi:app``."""
+"""ASGI entry points for uvicorn workers and containers.
+
+``uvicorn geo_service.api.asgi:app`` or ``uvicorn --factory geo_service.api.asgi:create_from_env``;
+settings come from the environment (``GEO_SERVICE_*``) and ``.env``.
+"""
+
+from fastapi import FastAPI
 
 from geo_service.api.app import create_app
 
-app = create_app()
+
+def create_from_env() -> FastAPI:
+    return create_app()
+
+
+def __getattr__(name: str) -> FastAPI:
+    # Built on first access, so importing this module has no side effects.
+    if name == "app":
+        return create_app()
+    raise AttributeError(name)

@@ -245,6 +245,8 @@ def _nearby_path() -> dict[str, Any]:
             _param("wheelchair", "Wheelchair accessible only", {"type": "boolean"}),
             _param("free", "Free of charge only", {"type": "boolean"}),
             _param("open_at", "Open at this time (RFC 3339) or 'now'", {"type": "string"}),
+            _param("areas", "Also offers without a place that cover the position's area",
+                   {"type": "boolean"}),
         ],
         "responses": {
             "200": {"description": "Features ordered by distance, each with distance_m",

@@ -103,7 +103,7 @@ class FilterCompiler:
             if not prop.is_array or not isinstance(args[1], list):
                 raise InvalidFilter(f"{op.upper()} compares a list property with a list of values.")
             values = [self._str(v) for v in args[1]]
-            return f"{value_expr(self.layer, prop, self.alias)} {_ARRAY[op]} {self.params.add(values, "text[]")}"
+            return f"{value_expr(self.layer, prop, self.alias)} {_ARRAY[op]} {self.params.add(values, 'text[]')}"
         if op.startswith("t_"):
             return self._temporal(op, args)
         raise InvalidFilter(f"The operator or function '{node['op']}' is not supported.")
@@ -179,7 +179,7 @@ class FilterCompiler:
         if isinstance(node, dict) and "type" in node and "coordinates" in node or (
             isinstance(node, dict) and node.get("type") == "GeometryCollection"
         ):
-            geom = f"ST_SetSRID(ST_GeomFromGeoJSON({self.params.add(json.dumps(node), "text")}), {srid})"
+            geom = f"ST_SetSRID(ST_GeomFromGeoJSON({self.params.add(json.dumps(node), 'text')}), {srid})"
             if self.crs.lat_first:
                 geom = f"ST_FlipCoordinates({geom})"
             return f"ST_Transform({geom}, 4326)"

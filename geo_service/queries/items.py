@@ -11,6 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from geo_service.layers import Layer, Property
+from geo_service.tools.opening import BERLIN
 from geo_service.queries.crs import CRS, DEFAULT
 from geo_service.queries.cql import FilterCompiler
 from geo_service.queries.sql import (
@@ -57,11 +58,15 @@ def envelope_sql(bbox: tuple[float, float, float, float], crs: CRS, params: Para
     return f"ST_Transform(ST_Segmentize({envelope}, ({params.add(float(x1 - x0))} / 16.0)), 4326)"
 
 
-def _coerce_instant(prop: Property, value: Instant) -> Instant:
+def _coerce_instant(prop: Property, value: Instant, *, upper: bool = False) -> Instant:
+    """An instant as the property's type; a whole day, as an upper bound, reaches to its end
+    (days are days in Lower Saxony: Europe/Berlin)."""
     if prop.type == "date" and isinstance(value, dt.datetime):
-        return value.date()
+        return value.astimezone(BERLIN).date()
     if prop.type == "datetime" and not isinstance(value, dt.datetime):
-        return dt.datetime.combine(value, dt.time(), tzinfo=dt.timezone.utc)
+        if upper:
+            return dt.datetime.combine(value + dt.timedelta(days=1), dt.time(), tzinfo=BERLIN) - dt.timedelta(microseconds=1)
+        return dt.datetime.combine(value, dt.time(), tzinfo=BERLIN)
     return value
 
 
@@ -74,14 +79,14 @@ def conditions(layer: Layer, query: ItemsQuery, params: Params, alias: str = "t"
     if query.bbox is not None:
         found.append(f"ST_Intersects({alias}.geom, {envelope_sql(query.bbox, query.bbox_crs, params)})")
     if query.ids is not None:
-        found.append(f"{alias}.id = ANY({params.add(query.ids, "bigint[]")})")
+        found.append(f"{alias}.id = ANY({params.add(query.ids, 'bigint[]')})")
     if query.interval is not None and layer.temporal:
         start_prop, end_prop = (layer.property(n) for n in layer.temporal)
         assert start_prop is not None and end_prop is not None
         start, end = value_expr(layer, start_prop, alias), value_expr(layer, end_prop, alias)
         low, high = query.interval
         if high is not None:
-            found.append(f"{start} IS NULL OR {start} <= {params.add(_coerce_instant(start_prop, high))}")
+            found.append(f"{start} IS NULL OR {start} <= {params.add(_coerce_instant(start_prop, high, upper=True))}")
         if low is not None:
             # No end: a single date (offers) or an ongoing project: the start stands in for it,
             # unless there is none, in which case the entry is open-ended.
@@ -96,7 +101,7 @@ def conditions(layer: Layer, query: ItemsQuery, params: Params, alias: str = "t"
         assert prop is not None
         expr = value_expr(layer, prop, alias)
         if prop.is_array:
-            found.append(f"{expr} && {params.add([str(v) for v in values], "text[]")}")
+            found.append(f"{expr} && {params.add([str(v) for v in values], 'text[]')}")
         elif len(values) == 1:
             found.append(f"{expr} = {params.add(values[0])}")
         else:

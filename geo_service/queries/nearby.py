@@ -29,6 +29,8 @@ class NearbyQuery:
     wheelchair: bool = False
     free: bool = False
     open_at: dt.datetime | None = None
+    #: Also offers that are not held at a place but cover an area (distance 0 inside it).
+    areas: bool = False
 
 
 @dataclass
@@ -41,9 +43,9 @@ class NearbyHit:
 def _offer_conditions(q: NearbyQuery, params: Params, alias: str) -> list[str]:
     found = []
     if q.categories:
-        found.append(f"{alias}.category = ANY({params.add(q.categories, "text[]")})")
+        found.append(f"{alias}.category = ANY({params.add(q.categories, 'text[]')})")
     if q.target_groups:
-        found.append(f"{alias}.target_groups && {params.add(q.target_groups, "text[]")}")
+        found.append(f"{alias}.target_groups && {params.add(q.target_groups, 'text[]')}")
     if q.free:
         found.append(f"{alias}.free IS TRUE")
     return found
@@ -52,7 +54,7 @@ def _offer_conditions(q: NearbyQuery, params: Params, alias: str) -> list[str]:
 def _place_conditions(q: NearbyQuery, params: Params, alias: str) -> list[str]:
     found = []
     if q.kinds:
-        found.append(f"{alias}.kind = ANY({params.add(q.kinds, "text[]")})")
+        found.append(f"{alias}.kind = ANY({params.add(q.kinds, 'text[]')})")
     if q.wheelchair:
         found.append(f"{alias}.wheelchair = 'yes'")
     return found
@@ -79,8 +81,10 @@ def _conditions(table: str, q: NearbyQuery, params: Params, point: str) -> list[
             )
     else:
         found += _offer_conditions(q, params, "t")
+        if not q.areas:
+            found.append("t.meeting_place_id IS NOT NULL")
         if q.languages:
-            found.append(f"t.languages && {params.add(q.languages, "text[]")}")
+            found.append(f"t.languages && {params.add(q.languages, 'text[]')}")
         places = _place_conditions(q, params, "m")
         if places or q.open_at is not None:
             found.append(

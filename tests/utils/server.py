@@ -1,42 +1,78 @@
-"""A live uvicorn server in a background thread, on a free loopback port."""
+"""A live service in its own process (uvicorn), on a free loopback port.
+
+A separate process, not a thread: clients such as GDAL hold the GIL while they wait for the
+server, and a server thread in the same interpreter would never answer them.
+"""
 
 from __future__ import annotations
 
-import threading
+import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
-import uvicorn
 
-from geo_service.api.app import create_app
 from geo_service.settings import Settings
 from tests.utils.db import free_port
 
 
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The settings as GEO_SERVICE_* variables (complex values as JSON, as pydantic reads them)."""
+    env = {}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is None:
+            continue
+        text = value if isinstance(value, str) else json.dumps(value)
+        env[f"GEO_SERVICE_{name.upper()}"] = text
+    return env
+
+
 class LiveServer:
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, *, log: Path | None = None):
         self.settings = settings
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port,
-                                log_level="warning", lifespan="on")
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self.log = log
+        self._process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> LiveServer:
-        self._thread.start()
-        deadline = time.monotonic() + 30
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("test server did not start")
-            time.sleep(0.02)
-        self.client = httpx.Client(base_url=self.url, timeout=30)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GEO_SERVICE_")}
+        env.update(settings_env(self.settings))
+        out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "--factory", "geo_service.api.asgi:create_from_env",
+             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
+            env=env, stdout=out, stderr=out if self.log else None,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        self.client = httpx.Client(base_url=self.url, timeout=60)
+        deadline = time.monotonic() + 60
+        while True:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"test server exited with {self._process.returncode}")
+            try:
+                if self.client.get("/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                self.__exit__()
+                raise RuntimeError("test server did not start within 60 s")
+            time.sleep(0.1)
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.client.close()
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
+        if self._process and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
 
     def get(self, path: str, **kwargs: object) -> httpx.Response:
         return self.client.get(path, **kwargs)  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ router = APIRouter(tags=["In meiner Nähe"])
 
 PARAMS = frozenset({
     "lon", "lat", "radius", "limit", "layers", "category", "target_group", "language", "kind",
-    "wheelchair", "free", "open_at", "f", "lang",
+    "wheelchair", "free", "open_at", "areas", "f", "lang",
 })
 
 
@@ -68,6 +68,7 @@ def parse_nearby(request: Request, registry: Registry) -> NearbyQuery:
     query.kinds = _list(request, "kind")
     query.wheelchair = _flag(request, "wheelchair")
     query.free = _flag(request, "free")
+    query.areas = _flag(request, "areas")
     if "open_at" in qp:
         when = qp["open_at"]
         if when == "now":
