@@ -75,6 +75,41 @@ class Settings(BaseSettings):
         default_factory=lambda: ["de", "en", "uk", "ar", "tr"],
         description="Languages offered; the first is the default.",
     )
+    legal_impressum: str = Field(
+        default="Impressum: Bitte tragen Sie hier die Anbieterkennzeichnung nach § 5 DDG ein "
+        "(Einstellung GEO_SERVICE_LEGAL_IMPRESSUM).",
+        description="Text of the Impressum page (plain text; blank lines separate paragraphs).",
+    )
+    legal_privacy: str = Field(
+        default="Datenschutzerklärung: Bitte tragen Sie hier die Datenschutzerklärung ein "
+        "(Einstellung GEO_SERVICE_LEGAL_PRIVACY). Die Karte speichert keine Cookies; "
+        "Fehlermeldungen werden ohne vollständige IP-Adresse gespeichert.",
+        description="Text of the privacy statement page (plain text).",
+    )
+    legal_accessibility: str = Field(
+        default="Erklärung zur Barrierefreiheit: Bitte tragen Sie hier die Erklärung nach dem "
+        "NBGG ein (Einstellung GEO_SERVICE_LEGAL_ACCESSIBILITY). Die Ergebnisliste neben der "
+        "Karte ist die barrierefreie Alternative zur Karte.",
+        description="Text of the accessibility statement page (plain text).",
+    )
+    embed_frame_ancestors: str = Field(
+        default="'self'",
+        description="CSP frame-ancestors sources allowed to frame /embed (space-separated).",
+    )
+    report_limit_per_client: int = Field(
+        default=5, description="'Fehler melden' reports per client network per hour."
+    )
+    report_limit_total: int = Field(
+        default=200, description="'Fehler melden' reports per hour over all clients."
+    )
+    map_point_threshold: int = Field(
+        default=3000,
+        description="Above this many points in view, map pages show counts per grid cell.",
+    )
+    map_clock_override: bool = Field(
+        default=False,
+        description="Tests and demos only: map pages accept ?now=ISO-time as the clock.",
+    )
     db_pool_size: int = Field(default=10, description="Connections per worker.")
     statement_timeout_ms: int = Field(default=15000, description="Per-statement time limit.")
 
