@@ -25,6 +25,8 @@ def free_port() -> int:
 class TestCluster:
     """The project's own embedded cluster, started in a temporary folder for the test session."""
 
+    __test__ = False
+
     def __init__(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="geo-service-test-"))
         os.chmod(self.folder, 0o755)
