@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -110,8 +110,81 @@ class Settings(BaseSettings):
         default=False,
         description="Tests and demos only: map pages accept ?now=ISO-time as the clock.",
     )
+    count_exact_limit: int = Field(
+        default=10000,
+        description="numberMatched is counted exactly up to this many features (the count stops "
+        "there); above it the planner's row estimate is used, or numberMatched is left out "
+        "(count_estimate). 0 never counts.",
+    )
+    count_estimate: bool = Field(
+        default=False,
+        description="Above count_exact_limit, report the planner's estimate as numberMatched "
+        "instead of leaving it out (an estimate is not the true count, so off by default).",
+    )
+    tile_max_features: int = Field(
+        default=5000,
+        description="Most features in one vector tile (lowest ids first), so low zooms stay small.",
+    )
+    tile_cache_max_age: int = Field(
+        default=300, description="Seconds clients and proxies may reuse a vector tile unchecked."
+    )
     db_pool_size: int = Field(default=10, description="Connections per worker.")
     statement_timeout_ms: int = Field(default=15000, description="Per-statement time limit.")
+    # -- operations (issue 7) ---------------------------------------------------------------
+    database_read_max_lag_s: float = Field(
+        default=30.0,
+        description="Reads fall back to the primary when the replica lags more than this (seconds).",
+    )
+    database_read_check_s: float = Field(
+        default=5.0,
+        description="How long a replica health and lag check is reused per process (seconds).",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1"],
+        description="Addresses or networks whose X-Forwarded-Proto/-Host/-For/-Prefix headers "
+        "are believed; '*' trusts every peer (only when the app is reachable through the proxy "
+        "alone).",
+    )
+    root_path: str = Field(
+        default="",
+        description="Path prefix under which the proxy publishes the service, e.g. "
+        "'/quartierskarte'; used for every link.",
+    )
+    log_format: Literal["json", "text"] = Field(
+        default="json", description="Log lines as JSON objects (one per line) or as plain text."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Lowest level that is logged."
+    )
+    metrics_enabled: bool = Field(
+        default=True, description="Serve Prometheus metrics at /metrics."
+    )
+    pg_bin_dir: Path | None = Field(
+        default=None,
+        description="Folder with pg_dump/pg_restore; empty: the server's major version under "
+        "/usr/lib/postgresql, else the newest installed.",
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                import json
+
+                return json.loads(value)
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("root_path")
+    @classmethod
+    def _normalise_root_path(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith("/"):
+            value = "/" + value
+        if any(c in value for c in "?#\\ "):
+            raise ValueError("root_path must be a plain path such as /quartierskarte")
+        return value
 
     @field_validator("cors_origins", "languages", mode="before")
     @classmethod
