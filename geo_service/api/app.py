@@ -16,9 +16,10 @@ from fastapi.staticfiles import StaticFiles
 from geo_service import __version__
 from geo_service.api.errors import register_error_handlers
 from geo_service.api.openapi import build_openapi
-from geo_service.api.routes import docs, features, health, layers, nearby
+from geo_service.api.routes import docs, features, health, layers, maps, nearby, reports
 from geo_service.db.engine import async_engine, resolve_url
 from geo_service.layers import Registry
+from geo_service.maps.assets import use_local_assets
 from geo_service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     """
     settings = settings or Settings()
     registry = Registry.from_dir(settings.layers_dir)
+    use_local_assets()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -82,6 +84,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         )
     register_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for router in (health.router, layers.router, nearby.router, docs.router, features.router):
+    for router in (health.router, layers.router, nearby.router, docs.router, maps.router,
+                   reports.router, features.router):
         app.include_router(router)
     return app
