@@ -93,6 +93,25 @@ class Style(BaseModel):
         return value
 
 
+class TileOptions(BaseModel):
+    """How a layer is offered as vector tiles (OGC API – Tiles, WebMercatorQuad)."""
+
+    model_config = ConfigDict(extra="forbid")
+    #: Zoom levels with tiles; outside them a tile request is answered 404 and clients overzoom.
+    min_zoom: int = Field(default=0, ge=0, le=24)
+    max_zoom: int = Field(default=18, ge=0, le=24)
+    #: Public properties carried in tiles; default: the popup's, else every public property.
+    properties: list[str] | None = None
+    #: Overrides the service-wide feature cap per tile (setting ``tile_max_features``).
+    max_features: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> TileOptions:
+        if self.min_zoom > self.max_zoom:
+            raise ValueError("tiles: min_zoom must not exceed max_zoom")
+        return self
+
+
 class Layer(BaseModel):
     """A published layer: where its data is and how it is shown."""
 
@@ -111,6 +130,7 @@ class Layer(BaseModel):
     popup: list[str] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
     nearby: bool = False
+    tiles: TileOptions = Field(default_factory=TileOptions)
 
     @field_validator("id")
     @classmethod
@@ -137,6 +157,10 @@ class Layer(BaseModel):
         unknown = [f for f in self.popup if f not in names]
         if unknown:
             raise ValueError(f"popup names unknown properties {unknown}")
+        public = {p.name for p in self.public_properties}
+        hidden = [f for f in self.tiles.properties or [] if f not in public]
+        if hidden:
+            raise ValueError(f"tiles.properties names unknown or non-public properties {hidden}")
         if self.temporal:
             for name in self.temporal:
                 if name not in names:
@@ -154,6 +178,14 @@ class Layer(BaseModel):
     @property
     def public_properties(self) -> list[Property]:
         return [p for p in self.properties if p.public and not p.personal]
+
+    @property
+    def tile_properties(self) -> list[Property]:
+        """Public properties carried in vector tiles (the tile options', else the popup's)."""
+        wanted = self.tiles.properties if self.tiles.properties is not None else self.popup
+        if not wanted:
+            return self.public_properties
+        return [p for p in self.public_properties if p.name in set(wanted)]
 
     def property(self, name: str) -> Property | None:
         for prop in self.properties:
