@@ -48,6 +48,13 @@ class Settings(BaseSettings):
         default=None, description="Polygon file that replaces service_area_bbox when set."
     )
     max_upload_mb: int = Field(default=50, description="Largest accepted import file in MB.")
+    max_body_mb: int = Field(default=2, description="Largest accepted JSON request body in MB.")
+    rate_limit_reads: int = Field(
+        default=1200, description="Public requests per client network and minute (0: no limit)."
+    )
+    rate_limit_writes: int = Field(
+        default=120, description="Write requests per client network and minute (0: no limit)."
+    )
     default_limit: int = Field(default=100, description="Items per page when none is asked for.")
     max_limit: int = Field(default=10000, description="Largest page size a client may ask for.")
     coordinate_precision: int = Field(

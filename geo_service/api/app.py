@@ -15,8 +15,9 @@ from fastapi.staticfiles import StaticFiles
 
 from geo_service import __version__
 from geo_service.api.errors import register_error_handlers
+from geo_service.api.limits import LimitsMiddleware
 from geo_service.api.openapi import build_openapi
-from geo_service.api.routes import docs, features, health, layers, maps, nearby, reports
+from geo_service.api.routes import docs, edit, features, health, layers, maps, nearby, reports
 from geo_service.db.engine import async_engine, resolve_url
 from geo_service.layers import Registry
 from geo_service.maps.assets import use_local_assets
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     app.state.settings = settings
     app.state.registry = registry
     app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(LimitsMiddleware)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -85,6 +87,6 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     register_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in (health.router, layers.router, nearby.router, docs.router, maps.router,
-                   reports.router, features.router):
+                   reports.router, edit.router, features.router):
         app.include_router(router)
     return app
