@@ -20,6 +20,7 @@ from geo_service.api.openapi import build_openapi
 from geo_service.api.routes import docs, edit, features, health, layers, maps, nearby, reports
 from geo_service.db.engine import async_engine, resolve_url
 from geo_service.layers import Registry
+from geo_service.ops import install as install_ops
 from geo_service.maps.assets import use_local_assets
 from geo_service.settings import Settings
 
@@ -89,4 +90,5 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     for router in (health.router, layers.router, nearby.router, docs.router, maps.router,
                    reports.router, edit.router, features.router):
         app.include_router(router)
+    install_ops(app, settings)  # logs, request ids, metrics, proxy headers, prefix
     return app

@@ -44,7 +44,9 @@ class LiveServer:
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
         self._process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "geo_service.api.asgi:create_from_env",
-             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
+             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+             # as 'geo-service serve': the app, not uvicorn, decides which proxies to believe
+             "--no-proxy-headers"],
             env=env, stdout=out, stderr=out if self.log else None,
             cwd=Path(__file__).resolve().parents[2],
         )

@@ -1,0 +1,105 @@
+"""Prometheus metrics: requests per route template and layer, database pools, reads, imports.
+
+Labels are bounded on purpose: the route's path template (``/collections/{layer}/items``), never
+the raw URL; the layer only when it is a registered one.
+
+Several uvicorn workers: prometheus-client keeps each process's values in files when the
+environment variable ``PROMETHEUS_MULTIPROC_DIR`` names an empty folder before the workers start
+(``geo-service serve`` sets it up when ``workers > 1``); a scrape then sums all workers.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+MULTIPROCESS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+REQUESTS = Counter(
+    "geo_service_http_requests_total", "HTTP requests answered.",
+    ["method", "route", "layer", "status"],
+)
+LATENCY = Histogram(
+    "geo_service_http_request_duration_seconds", "Time from request to the last byte sent.",
+    ["method", "route", "layer"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+IN_PROGRESS = Gauge(
+    "geo_service_http_requests_in_progress", "Requests being handled.",
+    multiprocess_mode="livesum",
+)
+POOL = Gauge(
+    "geo_service_db_pool_connections",
+    "Connections of the database pool: checked out (in use), idle in the pool, or overflow.",
+    ["engine", "state"], multiprocess_mode="livesum",
+)
+READS = Counter(
+    "geo_service_db_reads_total", "Read connections handed out, by where they went.",
+    ["target"],
+)
+REPLICA_LAG = Gauge(
+    "geo_service_db_replica_lag_seconds",
+    "Replication lag the last check measured (-1: replica unreachable).",
+    multiprocess_mode="max",
+)
+IMPORTS = Counter(
+    "geo_service_imports_total", "Imports over HTTP, by layer and outcome.", ["layer", "result"],
+)
+IMPORTED_FEATURES = Counter(
+    "geo_service_imported_features_total", "Features stored by imports.", ["layer"],
+)
+
+
+def record_import(layer: str, *, ok: bool, features: int = 0) -> None:
+    """Count one import (call from an import endpoint once its outcome is known)."""
+    IMPORTS.labels(layer=layer, result="ok" if ok else "rejected").inc()
+    if ok and features:
+        IMPORTED_FEATURES.labels(layer=layer).inc(features)
+
+
+def observe_pool(name: str, engine: AsyncEngine) -> None:
+    """Copy a pool's current use into the gauges (cheap: reads a few counters)."""
+    pool = engine.sync_engine.pool
+    checkedout = getattr(pool, "checkedout", None)
+    if checkedout is None:  # NullPool and friends keep no numbers
+        return
+    POOL.labels(engine=name, state="checked_out").set(pool.checkedout())  # type: ignore[attr-defined]
+    POOL.labels(engine=name, state="idle").set(pool.checkedin())  # type: ignore[attr-defined]
+    POOL.labels(engine=name, state="overflow").set(max(0, pool.overflow()))  # type: ignore[attr-defined]
+
+
+def exposition() -> tuple[bytes, str]:
+    """The text format for a scrape, summed over all workers in multiprocess mode."""
+    if os.environ.get(MULTIPROCESS_ENV):
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def prepare_multiprocess(folder: str) -> None:
+    """Point prometheus-client at an empty ``folder`` before the workers start.
+
+    Must run before any worker imports prometheus_client; files of an earlier run are removed,
+    or their counts would be added to this run's.
+    """
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    os.environ[MULTIPROCESS_ENV] = folder
