@@ -19,6 +19,10 @@ app = typer.Typer(help="Quartierskarte – Treffpunkte, Angebote und Projekte de
 db_app = typer.Typer(help="The database: embedded cluster life cycle and migrations.",
                      no_args_is_help=True)
 app.add_typer(db_app, name="db")
+keys_app = typer.Typer(help="API keys for editors and admins.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+privacy_app = typer.Typer(help="Personal data (GDPR).", no_args_is_help=True)
+app.add_typer(privacy_app, name="privacy")
 
 
 def _settings() -> Settings:
@@ -164,6 +168,84 @@ def load_demo(
     settings = _settings()
     url = database_url(settings)
     typer.echo(load(url, registry(settings), settings=settings, if_empty=if_empty))
+
+
+# -- keys and privacy ---------------------------------------------------------
+@keys_app.command("create")
+def create_key(
+    role: Annotated[str, typer.Option(help="editor or admin")],
+    layers: Annotated[Optional[str], typer.Option(help="Layers an editor may change, comma separated")] = None,
+    districts: Annotated[Optional[str], typer.Option(help="Only features in quartiers of these districts")] = None,
+    organisation: Annotated[Optional[str], typer.Option(help="Only records of this organisation")] = None,
+    label: Annotated[Optional[str], typer.Option(help="A note on who holds the key")] = None,
+) -> None:
+    """Create an API key and print it (only the key; it is shown this once)."""
+    from geo_service.auth import ROLES
+    from geo_service.auth import create_key as create
+
+    settings = _settings()
+    reg = registry(settings)
+    if role not in ROLES:
+        fail(f"--role muss editor oder admin sein, nicht '{role}'.")
+    names = [n.strip() for n in (layers or "").split(",") if n.strip()]
+    unknown = [n for n in names if n not in reg]
+    if unknown:
+        fail(f"Unbekannte Ebene(n) {', '.join(unknown)}. Vorhanden: {', '.join(reg.ids())}.")
+    if role == "editor" and not names:
+        fail("Ein editor-Schlüssel braucht --layers (welche Ebenen er bearbeiten darf).")
+    key = create(database_url(settings), role=role, layers=names,
+                 districts=[d.strip() for d in (districts or "").split(",") if d.strip()],
+                 organisation=organisation, label=label)
+    typer.echo(key.token)
+
+
+@keys_app.command("revoke")
+def revoke_key(key: Annotated[str, typer.Argument(help="The key or its prefix")]) -> None:
+    """Revoke a key at once (on every replica: keys live in the database)."""
+    from geo_service.auth import revoke_key as revoke
+
+    if revoke(database_url(_settings()), key):
+        typer.echo("Schlüssel widerrufen.")
+    else:
+        fail("Kein aktiver Schlüssel mit diesem Präfix gefunden.")
+
+
+@keys_app.command("list")
+def list_keys() -> None:
+    """List keys (prefix, role, grants; never the secret)."""
+    from geo_service.auth import list_keys as rows
+
+    for prefix, role, layers, districts, org, label, created, revoked in rows(database_url(_settings())):
+        state = f"widerrufen {revoked:%Y-%m-%d}" if revoked else "aktiv"
+        typer.echo(f"{prefix}  {role:<6} {','.join(layers) or '*':<30} {','.join(districts) or '-':<20} "
+                   f"{org or '-':<20} {label or '-':<20} {created:%Y-%m-%d} {state}")
+
+
+@privacy_app.command("erase")
+def erase_person(
+    layer: Annotated[str, typer.Argument(help="Layer id")],
+    feature_id: Annotated[Optional[int], typer.Option("--id", help="The item")] = None,
+    person: Annotated[Optional[str], typer.Option(help="Every item naming this person")] = None,
+    actor: Annotated[str, typer.Option(help="Who asks for the erasure (for the log)")] = "cli",
+) -> None:
+    """Remove a person's data from items and their whole history, and log that it was done."""
+    from geo_service.privacy import erase, find_by_person
+
+    settings = _settings()
+    reg = registry(settings)
+    target = reg.get(layer)
+    if target is None:
+        fail(f"Unbekannte Ebene '{layer}'. Vorhanden: {', '.join(reg.ids())}.")
+    if (feature_id is None) == (person is None):
+        fail("Gib genau eines an: --id NUMMER oder --person NAME.")
+    url = database_url(settings)
+    ids = [feature_id] if feature_id is not None else find_by_person(url, target, person or "")
+    if not ids:
+        fail("Keine passenden Einträge gefunden; nichts gelöscht.")
+    for fid in ids:
+        done = erase(url, target, fid, actor=actor)
+        typer.echo(f"{layer} {fid}: {', '.join(done.fields)} gelöscht, "
+                   f"{done.history_rows} Versionen der Historie bereinigt.")
 
 
 # -- serving ------------------------------------------------------------------

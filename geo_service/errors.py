@@ -8,6 +8,7 @@ class ServiceError(Exception):
 
     status = 500
     code = "ServerError"
+    headers: dict[str, str] = {}
 
     def __init__(self, detail: str):
         super().__init__(detail)
@@ -48,6 +49,13 @@ class FeatureNotFound(ServiceError):
     code = "NotFound"
 
 
+class TileNotFound(ServiceError):
+    """A tile outside the tile matrix set or outside the layer's zoom levels."""
+
+    status = 404
+    code = "NotFound"
+
+
 class PayloadTooLarge(ServiceError):
     status = 413
     code = "PayloadTooLarge"
@@ -61,3 +69,33 @@ class NotAcceptable(ServiceError):
 class DatabaseUnavailable(ServiceError):
     status = 503
     code = "ServiceUnavailable"
+
+
+class Unauthorized(ServiceError):
+    status = 401
+    code = "Unauthorized"
+    headers = {"WWW-Authenticate": 'Bearer realm="quartierskarte"'}
+
+
+class Forbidden(ServiceError):
+    status = 403
+    code = "Forbidden"
+
+
+class PreconditionFailed(ServiceError):
+    status = 412
+    code = "PreconditionFailed"
+
+
+class UnsupportedMediaType(ServiceError):
+    status = 415
+    code = "UnsupportedMediaType"
+
+
+class RateLimited(ServiceError):
+    status = 429
+    code = "TooManyRequests"
+
+    def __init__(self, detail: str, retry_after: int):
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after)}

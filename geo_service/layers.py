@@ -130,6 +130,9 @@ class Layer(BaseModel):
     popup: list[str] = Field(default_factory=list)
     keywords: list[str] = Field(default_factory=list)
     nearby: bool = False
+    #: The property naming the organisation a record belongs to: editors whose key is bound to
+    #: an organisation may change only records whose value equals it.
+    owner_property: str | None = None
     tiles: TileOptions = Field(default_factory=TileOptions)
 
     @field_validator("id")
@@ -161,6 +164,8 @@ class Layer(BaseModel):
         hidden = [f for f in self.tiles.properties or [] if f not in public]
         if hidden:
             raise ValueError(f"tiles.properties names unknown or non-public properties {hidden}")
+        if self.owner_property and self.owner_property not in names:
+            raise ValueError(f"owner_property names unknown property '{self.owner_property}'")
         if self.temporal:
             for name in self.temporal:
                 if name not in names:
@@ -177,7 +182,18 @@ class Layer(BaseModel):
 
     @property
     def public_properties(self) -> list[Property]:
+        """Properties anyone may read, filter, sort and choose (never personal data)."""
         return [p for p in self.properties if p.public and not p.personal]
+
+    @property
+    def output_properties(self) -> list[Property]:
+        """Properties in published features: public ones, plus personal ones that are shown
+        only where a consent is recorded for the feature (masked to null otherwise)."""
+        return [p for p in self.properties if p.public or p.personal]
+
+    @property
+    def personal_properties(self) -> list[Property]:
+        return [p for p in self.properties if p.personal]
 
     @property
     def tile_properties(self) -> list[Property]:

@@ -38,10 +38,16 @@ def db_url(pg_cluster: TestCluster) -> Iterator[str]:
     pg_cluster.drop_database(url)
 
 
+#: The suite's own rate-limit budget: its clients (schemathesis, paging loops) must not be
+#: throttled; tests of the limiter name a small budget themselves.
+TEST_BUDGET = {"rate_limit_reads": 1_000_000, "rate_limit_writes": 1_000_000}
+
+
 def make_settings(db_url: str, **overrides: object) -> Settings:
-    """The shipped settings, except the database and what a test names."""
+    """The shipped settings, except the database, the rate-limit budget and what a test names."""
+    values = {**TEST_BUDGET, **overrides}
     return Settings(_env_file=None, database_url=db_url, layers_dir=ROOT / "layers",
-                    data_dir=ROOT / ".data", **overrides)  # type: ignore[arg-type]
+                    data_dir=ROOT / ".data", **values)  # type: ignore[arg-type]
 
 
 @pytest.fixture

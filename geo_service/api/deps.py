@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
@@ -29,6 +30,12 @@ async def get_read_connection(request: Request) -> AsyncIterator[AsyncConnection
 async def get_write_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     async with request.app.state.engine.begin() as conn:
         yield conn
+
+
+def write_transaction(request: Request) -> AbstractAsyncContextManager[AsyncConnection]:
+    """A transaction on the primary that commits before the route answers (so an
+    acknowledged write is a committed write)."""
+    return request.app.state.engine.begin()  # type: ignore[no-any-return]
 
 
 def get_layer(

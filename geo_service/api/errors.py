@@ -15,16 +15,17 @@ from geo_service.errors import ServiceError
 log = logging.getLogger(__name__)
 
 
-def ogc_exception(status: int, code: str, detail: str) -> JSONResponse:
+def ogc_exception(status: int, code: str, detail: str,
+                  headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse(
         {"code": code, "description": detail, "detail": detail, "status": status},
-        status_code=status,
+        status_code=status, headers=headers,
     )
 
 
 async def _service_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
-    return ogc_exception(exc.status, exc.code, exc.detail)
+    return ogc_exception(exc.status, exc.code, exc.detail, exc.headers or None)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

@@ -68,7 +68,7 @@ def _link_schema() -> dict[str, Any]:
 def _layer_schemas(layer: Layer) -> dict[str, Any]:
     name = _schema_name(layer)
     props = {}
-    for prop in layer.public_properties:
+    for prop in layer.output_properties:
         schema = property_schema(prop)
         schema["nullable"] = True
         props[prop.name] = schema

@@ -137,11 +137,10 @@ def geometry_json(query: ItemsQuery, default_precision: int, alias: str = "t") -
 
 
 def selected_properties(layer: Layer, query: ItemsQuery) -> list[Property]:
-    public = layer.public_properties
     if query.properties is None:
-        return public
+        return layer.output_properties
     wanted = set(query.properties)
-    return [p for p in public if p.name in wanted]
+    return [p for p in layer.public_properties if p.name in wanted]
 
 
 def feature_sql(layer: Layer, query: ItemsQuery, params: Params, precision: int) -> str:
@@ -183,8 +182,8 @@ async def count_features(conn: AsyncConnection, layer: Layer, query: ItemsQuery)
 
 
 async def fetch_feature(conn: AsyncConnection, layer: Layer, feature_id: int, query: ItemsQuery, *,
-                        precision: int) -> str | None:
-    """One feature as JSON text, or None."""
+                        precision: int) -> tuple[str, dt.datetime] | None:
+    """One feature as JSON text with its last change (for the item's ETag), or None."""
     params = Params()
     scope = [f"t.id = {params.add(feature_id)}"]
     own = layer_scope(layer, params)
@@ -193,7 +192,8 @@ async def fetch_feature(conn: AsyncConnection, layer: Layer, feature_id: int, qu
     props = properties_object(layer, selected_properties(layer, query))
     sql = (
         "SELECT json_build_object('type', 'Feature', 'id', t.id, "
-        f"'geometry', {geometry_json(query, precision)}, 'properties', {props})::text "
+        f"'geometry', {geometry_json(query, precision)}, 'properties', {props})::text, t.updated_at "
         f"FROM {table_of(layer)} t {where_clause(scope)}"
     )
-    return (await conn.execute(text(sql), params.values)).scalar_one_or_none()
+    row = (await conn.execute(text(sql), params.values)).one_or_none()
+    return None if row is None else (row[0], row[1])

@@ -110,7 +110,7 @@ async def find_nearby(conn: AsyncConnection, layers: list[Layer], q: NearbyQuery
             f"ST_SetSRID(ST_MakePoint({params.add(q.lon)}, {params.add(q.lat)}), 4326)::geography"
         )
         layer_name = params.add(layer.id, "text")
-        props = properties_object(layer, layer.public_properties, "k", extra=[
+        props = properties_object(layer, layer.output_properties, "k", extra=[
             ("layer", f"{layer_name}"),
             ("distance_m", "round(k.distance::numeric, 1)"),
         ])

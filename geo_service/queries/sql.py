@@ -59,10 +59,24 @@ def value_expr(layer: Layer, prop: Property, alias: str = "t") -> str:
 
 
 def json_expr(layer: Layer, prop: Property, alias: str = "t") -> str:
-    """The SQL expression of a property as it appears in GeoJSON output."""
-    if layer.generic:
-        return f"{alias}.properties->'{prop.name}'"
-    return f"{alias}.{quote_ident(prop.db_column)}"
+    """The SQL expression of a property as it appears in GeoJSON output.
+
+    Personal data (a contact person's name, phone, e-mail) is null unless a consent to publish
+    it is recorded for the feature.
+    """
+    expr = (f"{alias}.properties->'{prop.name}'" if layer.generic
+            else f"{alias}.{quote_ident(prop.db_column)}")
+    if prop.personal:
+        return f"CASE WHEN {consent_exists(layer, alias)} THEN {expr} END"
+    return expr
+
+
+def consent_exists(layer: Layer, alias: str = "t") -> str:
+    # The layer id is a validated snake_case identifier from the registry, never request text.
+    return (
+        "EXISTS (SELECT 1 FROM consents c WHERE c.layer = '" + layer.id + "' "
+        f"AND c.feature_id = {alias}.id AND c.revoked_at IS NULL)"
+    )
 
 
 def properties_object(layer: Layer, props: list[Property], alias: str = "t",

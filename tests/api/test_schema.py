@@ -40,6 +40,9 @@ def test_schema_describes_each_layers_real_properties(module_server: LiveServer)
     assert props["additionalProperties"] is False
     assert props["properties"]["kind"]["enum"][0] == "Stadtteilbüro"
     assert props["properties"]["languages"]["type"] == "array"
-    assert "contact_person" not in props["properties"]
+    # Personal data is described (shown only with a recorded consent) but never queryable.
+    assert props["properties"]["contact_person"]["nullable"] is True
+    queryables = module_server.get("/collections/meeting_places/queryables").json()
+    assert "contact_person" not in queryables["properties"]
     params = {p["name"] for p in doc["paths"]["/collections/offers/items"]["get"]["parameters"]}
     assert {"bbox", "limit", "datetime", "category", "filter", "crs"} <= params

@@ -32,6 +32,7 @@ from geo_service.queries.items import (
     stream_features,
 )
 from geo_service.queries.crs import parse_crs
+from geo_service.queries.edit import item_etag
 from geo_service.queries.metadata import extent, last_changed
 
 router = APIRouter(tags=["OGC API – Features"])
@@ -204,14 +205,19 @@ async def get_item(request: Request, layer: LayerDep, feature_id: str, settings:
     if "properties" in request.query_params:
         query.properties = parse_properties(layer, request.query_params["properties"])
     fmt = wants(request)
-    body = await fetch_feature(conn, layer, int(feature_id), query,
-                               precision=settings.coordinate_precision)
-    if body is None:
+    found = await fetch_feature(conn, layer, int(feature_id), query,
+                                precision=settings.coordinate_precision)
+    if found is None:
         raise FeatureNotFound(f"There is no item {feature_id} in {layer.id}.")
+    body, updated_at = found
     base = base_url(request, settings.public_url)
-    etag = make_etag(layer.id, feature_id, body, fmt)
-    headers = cache_headers(etag, None, settings.cache_max_age)
-    if not_modified(request, etag, None):
+    # The item's own version tag (the one If-Match is checked against); other representations
+    # (HTML, another CRS, fewer properties) get a weak tag of their own.
+    default_view = fmt == "json" and set(request.query_params) <= {"f"}
+    etag = item_etag(int(feature_id), updated_at) if default_view else make_etag(
+        layer.id, feature_id, updated_at.isoformat(), str(request.url.query), fmt)
+    headers = cache_headers(etag, updated_at, settings.cache_max_age)
+    if not_modified(request, etag, updated_at):
         return not_modified_response(headers)
     headers["Content-Crs"] = f"<{query.crs.uri}>"
     feature = orjson.loads(body)

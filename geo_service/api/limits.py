@@ -1,0 +1,107 @@
+"""Abuse limits: request body size, and rate limits counted in PostgreSQL (shared by replicas)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import ipaddress
+import logging
+import random
+
+import orjson
+from sqlalchemy import text
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+log = logging.getLogger(__name__)
+
+EXEMPT_PREFIXES = ("/healthz", "/readyz", "/metrics", "/static/")
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def network_of(host: str | None) -> str:
+    """The client's network, never its full address: IPv4 /24, IPv6 /48."""
+    try:
+        address = ipaddress.ip_address(host or "")
+    except ValueError:
+        return "unknown"
+    prefix = 24 if address.version == 4 else 48
+    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
+
+
+def bucket_of(host: str | None, kind: str) -> str:
+    digest = hashlib.sha256(network_of(host).encode()).hexdigest()[:16]
+    return f"{kind}:{digest}"
+
+
+async def _send_error(send: Send, status: int, code: str, detail: str,
+                      headers: dict[str, str] | None = None) -> None:
+    body = orjson.dumps({"code": code, "description": detail, "detail": detail, "status": status})
+    raw_headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw_headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class LimitsMiddleware:
+    """Rejects oversized bodies (413) and clients over their per-minute budget (429)."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope["app"].state
+        settings = state.settings
+        path: str = scope.get("path", "")
+        method: str = scope.get("method", "GET")
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        limit_mb = settings.max_upload_mb if path.endswith("/import") else settings.max_body_mb
+        if length is not None:
+            try:
+                too_big = int(length) > limit_mb * 1_000_000
+            except ValueError:
+                too_big = True
+            if too_big:
+                await _send_error(send, 413, "PayloadTooLarge",
+                                  f"The request body is larger than {limit_mb} MB.")
+                return
+        if not path.startswith(EXEMPT_PREFIXES):
+            write = method in WRITE_METHODS
+            budget = settings.rate_limit_writes if write else settings.rate_limit_reads
+            if budget > 0:
+                client = scope.get("client")
+                retry = await self._over_budget(state, bucket_of(client[0] if client else None,
+                                                                 "w" if write else "r"), budget)
+                if retry is not None:
+                    await _send_error(
+                        send, 429, "TooManyRequests",
+                        "Too many requests from your network; please wait a moment and try again.",
+                        {"Retry-After": str(retry)})
+                    return
+        await self.app(scope, receive, send)
+
+    @staticmethod
+    async def _over_budget(state: object, bucket: str, budget: int) -> int | None:
+        """Seconds to wait when the bucket's count for this minute exceeds the budget."""
+        now = dt.datetime.now(dt.timezone.utc)
+        window = now.replace(second=0, microsecond=0)
+        try:
+            async with state.engine.begin() as conn:  # type: ignore[attr-defined]
+                hits = (await conn.execute(
+                    text("INSERT INTO rate_counters (bucket, window_start, hits) VALUES (:b, :w, 1) "
+                         "ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_counters.hits + 1 "
+                         "RETURNING hits"),
+                    {"b": bucket, "w": window},
+                )).scalar_one()
+                if random.random() < 0.01:  # old windows are useless: sweep now and then
+                    await conn.execute(text("DELETE FROM rate_counters WHERE window_start < :old"),
+                                       {"old": window - dt.timedelta(minutes=10)})
+        except Exception as exc:  # the limiter must not take the service down with it
+            log.warning("rate limiter unavailable: %s", exc)
+            return None
+        if hits > budget:
+            return max(1, 60 - now.second)
+        return None
