@@ -45,7 +45,7 @@ async def quartier_indicators(conn: AsyncConnection, *, indicator: str,
     tol = params.add(tolerance(zoom))
     sql = f"""
         SELECT json_build_object(
-            'type', 'FeatureCollection', 'indicator', {params.add(indicator)}::text,
+            'type', 'FeatureCollection', 'indicator', {params.add(indicator, 'text')},
             'features', coalesce(json_agg(json_build_object(
                 'type', 'Feature', 'id', 'quartiers.' || f.id,
                 'geometry', ST_AsGeoJSON(ST_SimplifyPreserveTopology(f.geom, {tol}),
