@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -102,6 +101,62 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] 
     url = database_url(_settings())
     upgrade(url, revision)
     typer.echo(f"database schema at revision {current_revision(url)}")
+
+
+def _ops_url(settings: Settings, url: str | None) -> tuple[str, bool]:
+    """The URL to back up from or restore into, and whether the embedded cluster was started
+    for it (so it is stopped again afterwards)."""
+    if url:
+        return url, False
+    started = settings.embedded and not local_cluster(settings).running()
+    return database_url(settings), started
+
+
+@db_app.command("backup")
+def db_backup(
+    path: Annotated[Path, typer.Argument(help="Dump file to write (pg_dump custom format)")],
+    url: Annotated[Optional[str], typer.Option("--url", help="Database URL instead of the "
+                                               "configured or embedded one")] = None,
+) -> None:
+    """Back up the whole database (all layers, keys, history) with pg_dump."""
+    from geo_service.ops.backup import BackupError, backup
+
+    settings = _settings()
+    target, started = _ops_url(settings, url)
+    try:
+        size = backup(target, path, bindir=settings.pg_bin_dir)
+    except BackupError as exc:
+        fail(str(exc))
+    finally:
+        if started:
+            local_cluster(settings).stop()
+    typer.echo(f"Sicherung geschrieben: {path} ({size / 1e6:.1f} MB)")
+
+
+@db_app.command("restore")
+def db_restore(
+    path: Annotated[Path, typer.Argument(help="Dump file made by 'geo-service db backup'")],
+    url: Annotated[Optional[str], typer.Option("--url", help="Empty database to restore into, "
+                                               "instead of the configured or embedded one")] = None,
+) -> None:
+    """Restore a backup into an empty database (all or nothing)."""
+    from geo_service.db.engine import current_revision, head_revision
+    from geo_service.ops.backup import BackupError, restore
+
+    settings = _settings()
+    target, started = _ops_url(settings, url)
+    try:
+        restore(target, path, bindir=settings.pg_bin_dir)
+        revision = current_revision(target)
+    except BackupError as exc:
+        fail(str(exc))
+    finally:
+        if started:
+            local_cluster(settings).stop()
+    typer.echo(f"Sicherung {path} zurückgespielt (Schema-Revision {revision}).")
+    if revision != head_revision():
+        typer.echo("Die Sicherung stammt aus einer älteren Version: jetzt 'geo-service db upgrade' "
+                   "ausführen.")
 
 
 # -- layers, import, export, demo -------------------------------------------
@@ -268,19 +323,33 @@ def serve(
         started_here = not cluster.running()
     url = database_url(settings)
     registry(settings)  # fail fast on a bad layer file
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from geo_service.ops.logging import configure_logging
+
+    configure_logging(settings)
     typer.echo(f"Quartierskarte läuft auf http://{host}:{port}/  (Karte: http://{host}:{port}/karte)")
+    # The app handles X-Forwarded-* itself (trusted_proxies), and writes its own access log.
+    uvicorn_options: dict[str, object] = dict(
+        proxy_headers=False, log_config=None, access_log=False,
+        log_level=settings.log_level.lower(),
+    )
     try:
         if settings.workers > 1:
             # Workers import the factory themselves; the URL reaches them through the environment.
             import os
 
+            import tempfile
+
+            from geo_service.ops.metrics import MULTIPROCESS_ENV, prepare_multiprocess
+
             os.environ["GEO_SERVICE_DATABASE_URL"] = url
+            # Each worker counts into files; /metrics sums them (prometheus-client multiprocess).
+            prepare_multiprocess(os.environ.get(MULTIPROCESS_ENV)
+                                 or tempfile.mkdtemp(prefix="geo-service-metrics-"))
             uvicorn.run("geo_service.api.asgi:app", host=host, port=port, workers=settings.workers,
-                        proxy_headers=True, log_level="info")
+                        **uvicorn_options)
         else:
             uvicorn.run(create_app(settings, database_url=url), host=host, port=port,
-                        proxy_headers=True, log_level="info")
+                        **uvicorn_options)
     finally:
         if started_here:
             local_cluster(settings).stop()

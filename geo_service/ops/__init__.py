@@ -19,9 +19,11 @@ def install(app: FastAPI, settings: Settings) -> None:
     from geo_service.api.routes import ops as ops_routes
     from geo_service.ops.logging import configure_logging
     from geo_service.ops.proxy import ForwardedMiddleware
+    from geo_service.ops.readiness import head
     from geo_service.ops.requests import RequestMiddleware
 
     configure_logging(settings)
+    head()  # read the migration scripts once, not in the first readiness probe
     if settings.metrics_enabled:
         app.include_router(ops_routes.router)
     app.add_middleware(RequestMiddleware, registry=app.state.registry)

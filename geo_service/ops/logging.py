@@ -18,7 +18,8 @@ request_id_var: ContextVar[str] = ContextVar("request_id", default="")
 
 #: Record attributes that belong to every LogRecord; everything else passed with ``extra=``
 #: ends up as a field of its own.
-_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName",
+                                                     "color_message"}
 
 
 def anonymise_ip(address: str | None) -> str | None:

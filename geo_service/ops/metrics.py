@@ -93,13 +93,15 @@ def exposition() -> tuple[bytes, str]:
 
 
 def prepare_multiprocess(folder: str) -> None:
-    """Point prometheus-client at an empty ``folder`` before the workers start.
+    """Point prometheus-client at ``folder`` before the workers start.
 
-    Must run before any worker imports prometheus_client; files of an earlier run are removed,
-    or their counts would be added to this run's.
+    Must run before any worker imports prometheus_client; value files of an earlier run are
+    removed, or their counts would be added to this run's.
     """
-    import shutil
+    from pathlib import Path
 
-    shutil.rmtree(folder, ignore_errors=True)
-    os.makedirs(folder, mode=0o700, exist_ok=True)
-    os.environ[MULTIPROCESS_ENV] = folder
+    path = Path(folder)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for old in path.glob("*.db"):
+        old.unlink()
+    os.environ[MULTIPROCESS_ENV] = str(path)
