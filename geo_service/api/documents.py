@@ -27,6 +27,15 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
     "http://www.opengis.net/spec/cql2/1.0/conf/array-functions",
     "http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/sortables",
+    # OGC API – Tiles and the tile matrix set standard (routes/tiles.py).
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+    "http://www.opengis.net/spec/tms/2.0/conf/tilematrixset",
+    "http://www.opengis.net/spec/tms/2.0/conf/json-tilematrixset",
 ]
 
 #: JSON Schema (OpenAPI 3.0 flavour) of each property type.
@@ -93,6 +102,8 @@ def landing(base: str, lang: str) -> dict[str, Any]:
             link(f"{base}/conformance", "conformance", "application/json", "Konformität"),
             link(f"{base}/collections", "data", "application/json",
                  "Sammlungen" if de else "Collections"),
+            link(f"{base}/tileMatrixSets", "http://www.opengis.net/def/rel/ogc/1.0/tiling-schemes",
+                 "application/json", "Kachelschemata" if de else "Tiling schemes"),
             link(f"{base}/nearby", "nearby", "application/geo+json",
                  "In meiner Nähe" if de else "Near me"),
             link(f"{base}/karte", "map", "text/html", "Karte" if de else "Map"),
@@ -122,6 +133,9 @@ def collection(layer: Layer, extent: Extent, base: str, lang: str) -> dict[str, 
                  "application/schema+json", "Queryables"),
             link(f"{base}/collections/{layer.id}/sortables", "http://www.opengis.net/def/rel/ogc/1.0/sortables",
                  "application/schema+json", "Sortables"),
+            link(f"{base}/collections/{layer.id}/tiles",
+                 "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector", "application/json",
+                 "Vektorkacheln" if lang == "de" else "Vector tiles"),
         ],
         "extent": {},
     }

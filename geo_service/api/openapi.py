@@ -256,6 +256,69 @@ def _nearby_path() -> dict[str, Any]:
     }}}
 
 
+def _tile_paths(layer: Layer) -> dict[str, Any]:
+    """OGC API – Tiles for one layer: its tilesets, the WebMercatorQuad tileset and the tiles."""
+    base = f"/collections/{layer.id}/tiles"
+    tag = layer.title.de
+    json_doc = {"application/json": {"schema": {"type": "object"}}}
+    cache = {"ETag": {"schema": {"type": "string"}}, "Cache-Control": {"schema": {"type": "string"}}}
+    maxzoom = layer.tiles.max_zoom
+    coords = [
+        {"name": "z", "in": "path", "required": True,
+         "description": f"Zoom level ({layer.tiles.min_zoom} to {maxzoom} for this layer)",
+         "schema": {"type": "integer", "minimum": 0, "maximum": 24}},
+        {"name": "x", "in": "path", "required": True, "description": "x (column), from the west",
+         "schema": {"type": "integer", "minimum": 0}},
+        {"name": "y", "in": "path", "required": True, "description": "y (row), from the north",
+         "schema": {"type": "integer", "minimum": 0}},
+    ]
+    return {
+        base: {"get": {
+            "tags": [tag], "operationId": f"tilesets_{layer.id}",
+            "summary": f"Vector tilesets of {layer.title.en}",
+            "responses": {"200": {"description": "Tilesets", "content": json_doc}},
+        }},
+        f"{base}/WebMercatorQuad": {"get": {
+            "tags": [tag], "operationId": f"tileset_{layer.id}",
+            "summary": f"Tileset metadata of {layer.title.en} (also TileJSON 3.0)",
+            "responses": {"200": {"description": "Tileset", "content": json_doc}, **_errors(503)},
+        }},
+        # z/x/y as in TileJSON and tipg (the standard's template names them tileMatrix/tileCol/tileRow).
+        f"{base}/WebMercatorQuad/{{z}}/{{x}}/{{y}}": {"get": {
+            "tags": [tag], "operationId": f"tile_{layer.id}",
+            "summary": f"One Mapbox Vector Tile of {layer.title.en} (z/x/y); at most "
+                       "tile_max_features features, lowest ids first",
+            "parameters": coords,
+            "responses": {
+                "200": {"description": "Vector tile (empty when no feature lies in it)",
+                        "headers": cache,
+                        "content": {"application/vnd.mapbox-vector-tile":
+                                    {"schema": {"type": "string", "format": "binary"}}}},
+                "304": {"description": "Not modified"},
+                **_errors(400, 404, 503),
+            },
+        }},
+    }
+
+
+def _tile_matrix_set_paths() -> dict[str, Any]:
+    json_doc = {"application/json": {"schema": {"type": "object"}}}
+    return {
+        "/tileMatrixSets": {"get": {
+            "tags": ["Dienst"], "operationId": "tile_matrix_sets", "summary": "Tile matrix sets",
+            "responses": {"200": {"description": "Tile matrix sets", "content": json_doc}},
+        }},
+        "/tileMatrixSets/{tileMatrixSetId}": {"get": {
+            "tags": ["Dienst"], "operationId": "tile_matrix_set",
+            "summary": "One tile matrix set (OGC TMS 2.0 JSON)",
+            "parameters": [{"name": "tileMatrixSetId", "in": "path", "required": True,
+                            "schema": {"type": "string", "enum": ["WebMercatorQuad"]}}],
+            "responses": {"200": {"description": "Tile matrix set", "content": json_doc},
+                          **_errors(404)},
+        }},
+    }
+
+
 def build_openapi(registry: Registry, settings: Settings) -> dict[str, Any]:
     """The whole OpenAPI document (built once per app and cached by FastAPI)."""
     schemas: dict[str, Any] = {
@@ -314,10 +377,12 @@ def build_openapi(registry: Registry, settings: Settings) -> dict[str, Any]:
                             "responses": {"200": {"description": "Layers",
                                                   "content": {"application/json": {"schema": {"type": "object"}}}}}}},
         **_nearby_path(),
+        **_tile_matrix_set_paths(),
     }
     for layer in registry:
         schemas.update(_layer_schemas(layer))
         paths.update(_layer_paths(layer, settings))
+        paths.update(_tile_paths(layer))
     return {
         "openapi": "3.0.3",
         "info": {

@@ -42,9 +42,19 @@ def base_url(request: Request, public_url: str | None) -> str:
     return str(request.base_url).rstrip("/")
 
 
-def make_etag(*parts: object) -> str:
+def make_etag(*parts: object, weak: bool = True) -> str:
+    """An entity tag from the parts that determine a response.
+
+    ``weak=False`` gives a strong tag: only for bodies that are the same bytes whenever the parts
+    are the same (include whether the body is gzip-compressed among the parts).
+    """
     digest = hashlib.sha1("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:20]
-    return f'W/"{digest}"'
+    return f'W/"{digest}"' if weak else f'"{digest}"'
+
+
+def accepts_gzip(request: Request) -> bool:
+    """Whether the gzip middleware may compress this response (part of a strong ETag)."""
+    return "gzip" in request.headers.get("accept-encoding", "").lower()
 
 
 def not_modified(request: Request, etag: str, last_modified: dt.datetime | None) -> bool:
