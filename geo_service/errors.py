@@ -56,13 +56,6 @@ class TileNotFound(ServiceError):
     code = "NotFound"
 
 
-class TileNotFound(ServiceError):
-    """A tile outside the tile matrix set or outside the layer's zoom levels."""
-
-    status = 404
-    code = "NotFound"
-
-
 class PayloadTooLarge(ServiceError):
     status = 413
     code = "PayloadTooLarge"
