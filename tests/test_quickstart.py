@@ -44,7 +44,8 @@ def test_scripts_start_serves_demo_data_and_stops_cleanly() -> None:
         assert any(f["properties"]["name"].startswith("GWG-Treff-PUNKT 53") for f in places["features"])
         assert f"http://127.0.0.1:{port}/" in log.read_text()
     finally:
-        os.killpg(process.pid, signal.SIGINT)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)
         process.wait(timeout=60)
     # The embedded database went down with the service; its data stays on disk.
     status = subprocess.run([str(ROOT / ".venv/bin/geo-service"), "db", "status"], env=env,

@@ -43,16 +43,33 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return ogc_exception(exc.status_code, codes.get(exc.status_code, "Error"), str(exc.detail))
 
 
-def _unavailable(exc: Exception) -> bool:
-    """Connection trouble (the database restarting, unreachable) rather than a bad statement."""
-    if isinstance(exc, (OperationalError, InterfaceError, OSError)):
+#: SQLSTATE classes that mean "the database is not there right now", not "bad statement":
+#: 08 connection exception, 57P0x shutdown / cannot connect now, 53300 too many connections,
+#: 57014 statement timeout.
+_UNAVAILABLE_STATES = ("08", "57P01", "57P02", "57P03", "53300", "57014")
+_UNAVAILABLE_NAMES = ("Connection", "CannotConnect", "AdminShutdown", "CrashShutdown",
+                      "TooManyConnections", "QueryCanceled", "InterfaceError")
+
+
+def _unavailable(exc: BaseException) -> bool:
+    """Connection trouble (the database restarting, unreachable) rather than a bad statement.
+
+    Walks the chain of causes: SQLAlchemy wraps the driver's error, which may wrap an OSError.
+    """
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    if isinstance(exc, DBAPIError):
-        if exc.connection_invalidated:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (OSError, ConnectionError, TimeoutError)):
             return True
-        name = type(exc.orig).__name__ if exc.orig is not None else ""
-        return any(word in name for word in ("Connection", "CannotConnect", "AdminShutdown",
-                                              "CrashShutdown", "QueryCanceled", "TooManyConnections"))
+        state = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(state, str) and state.startswith(_UNAVAILABLE_STATES):
+            return True
+        if any(word in type(current).__name__ for word in _UNAVAILABLE_NAMES):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
     return False
 
 
