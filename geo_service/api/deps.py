@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from geo_service.errors import LayerNotFound
 from geo_service.layers import Layer, Registry
+from geo_service.ops.replica import read_router
 from geo_service.settings import Settings
 
 
@@ -23,7 +24,8 @@ def get_registry(request: Request) -> Registry:
 
 
 async def get_read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    async with request.app.state.read_engine.connect() as conn:
+    """The read replica's connection while it is reachable and current, else the primary's."""
+    async with read_router(request.app.state).connect() as conn:
         yield conn
 
 
