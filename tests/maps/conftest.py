@@ -41,7 +41,10 @@ class _Tiles(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "image/png")
         self.send_header("Content-Length", str(len(PNG)))
         self.end_headers()
-        self.wfile.write(PNG)
+        try:
+            self.wfile.write(PNG)
+        except ConnectionError:
+            pass  # the page moved on and Leaflet cancelled the tile
 
     def log_message(self, *args: object) -> None:
         pass
