@@ -303,6 +303,47 @@ def erase_person(
                    f"{done.history_rows} Versionen der Historie bereinigt.")
 
 
+# -- configuration ------------------------------------------------------------
+config_app = typer.Typer(help="Check the configuration; print its reference.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+
+
+@config_app.command("check")
+def config_check(
+    env_file: Annotated[Path, typer.Option(help="The .env file to read besides the environment")]
+    = Path(".env"),
+) -> None:
+    """Validate the settings (environment and .env) and the layer files; name every problem."""
+    from geo_service.ops.config_check import check
+
+    summary, problems = check(env_file)
+    for line in summary:
+        typer.echo(line)
+    if problems:
+        typer.secho(f"Fehler: {len(problems)} Problem(e) in der Konfiguration:", fg=typer.colors.RED,
+                    err=True)
+        for problem in problems:
+            typer.echo(f"  - {problem}", err=True)
+        raise typer.Exit(1)
+    typer.echo("Konfiguration in Ordnung.")
+
+
+@config_app.command("doc")
+def config_doc(
+    output: Annotated[Optional[Path], typer.Option(help="Write here instead of printing, e.g. "
+                                                   "docs/configuration.md")] = None,
+) -> None:
+    """Print the configuration reference (Markdown), generated from the settings."""
+    from geo_service.ops.config_doc import render
+
+    text = render()
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"{output} geschrieben.")
+
+
 # -- serving ------------------------------------------------------------------
 @app.command("serve")
 def serve(
