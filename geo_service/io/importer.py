@@ -3,7 +3,9 @@
 Rows go to the database with ``COPY`` into a temporary table and one ``INSERT … SELECT`` into the
 layer's table (core layers: their own columns; custom layers: ``features(layer, properties,
 geom)``), so a million points take seconds and triggers (quartier of a meeting place, position
-of an offer) run as for any other insert.
+of an offer) run as for any other insert. The same statements write the history: one row per
+imported feature (action ``import``) and, with ``replace``, one per deleted feature (``delete``),
+set-based through data-modifying CTEs, so a killed import leaves neither data nor history behind.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from pyproj import CRS
 from geo_service.db.engine import sync_engine
 from geo_service.io.reader import WGS84, ImportError_, read_path
 from geo_service.layers import Layer, Property, Registry
+from geo_service.queries.edit import _all_properties
 from geo_service.settings import Settings
 from geo_service.validation import FrameResult, ServiceArea, validate_frame
 
@@ -110,6 +113,8 @@ def import_path(
     dry_run: bool = False,
     replace: bool = False,
     file_layer: str | None = None,
+    actor: str = "cli",
+    key_id: int | None = None,
 ) -> ImportReport:
     """Import a GIS file into a layer, all or nothing.
 
@@ -131,6 +136,9 @@ def import_path(
         Delete the layer's features first, in the same transaction.
     file_layer
         Layer inside a GeoPackage.
+    actor, key_id
+        Who the history names for every imported (and replaced) feature: ``"cli"`` for the
+        command line, the API key's actor and id for an upload.
 
     Returns
     -------
@@ -154,7 +162,7 @@ def import_path(
     data = read_path(path, crs=crs, file_layer=file_layer, max_upload_mb=settings.max_upload_mb)
     report = import_frame(
         url, layer, data.frame, settings=settings, dry_run=dry_run, replace=replace,
-        source=path.name, unit=data.unit, row_errors=data.row_errors,
+        source=path.name, unit=data.unit, row_errors=data.row_errors, actor=actor, key_id=key_id,
     )
     report.warnings[:0] = data.warnings
     return report
@@ -180,6 +188,8 @@ def import_frame(
     source: str = "Daten",
     unit: str = "Objekt",
     row_errors: dict[int, str] | None = None,
+    actor: str = "cli",
+    key_id: int | None = None,
 ) -> ImportReport:
     """Validate a GeoDataFrame against ``layer`` and write it in one transaction, all or nothing.
 
@@ -201,6 +211,8 @@ def import_frame(
         How the report names the data and its rows ("Zeile" or "Objekt").
     row_errors
         Problems the reader already found, by index label.
+    actor, key_id
+        As in :func:`import_path`.
 
     Returns
     -------
@@ -221,7 +233,8 @@ def import_frame(
     report.warnings += result.warnings
     for pos in np.flatnonzero(reader_errors):
         result.errors[pos].insert(0, (row_errors or {})[numbers[pos]])
-    _write(url, layer, result, place_names, report, numbers, attributes, replace=replace)
+    _write(url, layer, result, place_names, report, numbers, attributes, replace=replace,
+           who=_Who(actor, key_id))
     return report
 
 
@@ -289,6 +302,13 @@ def _display_name(layer: Layer, attributes: pd.DataFrame) -> list[str | None]:
 
 
 # -- writing ------------------------------------------------------------------------------------
+class _Who(NamedTuple):
+    """Who the history rows of an import name."""
+
+    actor: str
+    key_id: int | None
+
+
 def _write(
     url: str,
     layer: Layer,
@@ -299,6 +319,7 @@ def _write(
     attributes: pd.DataFrame,
     *,
     replace: bool,
+    who: _Who,
 ) -> None:
     """One transaction: resolve names, replace, COPY, INSERT … SELECT; roll back on any problem."""
     engine = sync_engine(url)
@@ -313,8 +334,8 @@ def _write(
             return
         with conn.cursor() as cur:
             if replace:
-                report.replaced = _delete_layer(cur, layer)
-            report.imported = _copy_insert(cur, layer, result)
+                report.replaced = _delete_layer(cur, layer, who)
+            report.imported = _copy_insert(cur, layer, result, who)
         if report.dry_run:
             conn.rollback()
         else:
@@ -372,20 +393,40 @@ def _resolve_places(conn: psycopg.Connection, result: FrameResult, names: list[A
                                       "meeting_place_id an.")
 
 
-def _delete_layer(cur: psycopg.Cursor, layer: Layer) -> int:
+def _delete_layer(cur: psycopg.Cursor, layer: Layer, who: _Who) -> int:
+    """Delete the layer's features, each one's last state kept in the history (reversible)."""
     if layer.generic:
-        cur.execute("DELETE FROM features WHERE layer = %s", [layer.id])
+        delete = sql.SQL("DELETE FROM features WHERE layer = %(layer)s RETURNING *")
     else:
-        cur.execute(sql.SQL("DELETE FROM {}").format(sql.Identifier(layer.source_table)))
+        delete = sql.SQL("DELETE FROM {} RETURNING *").format(sql.Identifier(layer.source_table))
+    cur.execute(_with_history(delete, layer, "delete"),
+                {"layer": layer.id, "actor": who.actor, "key": who.key_id})
     return max(cur.rowcount, 0)
+
+
+def _with_history(statement: sql.Composable, layer: Layer, action: str) -> sql.Composed:
+    """``statement`` (… RETURNING *) as a CTE feeding one history row per returned feature.
+
+    The state is built as :class:`geo_service.queries.edit.StoredFeature` records it for
+    single edits, from the rows as stored (after the BEFORE triggers that set a meeting place's
+    quartier or an offer's position), so history looks the same whichever way a change came.
+    """
+    state = sql.SQL(  # identifiers in _all_properties come from the validated registry
+        "jsonb_build_object('properties', " + _all_properties(layer, "c")
+        + ", 'geometry', ST_AsGeoJSON(c.geom)::jsonb)")
+    side = sql.SQL("before" if action == "delete" else "after")
+    return sql.SQL(
+        "WITH c AS ({statement}) INSERT INTO history (layer, feature_id, action, key_id, actor, {side}) "
+        "SELECT %(layer)s, c.id, {action}, %(key)s, %(actor)s, {state} FROM c"
+    ).format(statement=statement, side=side, action=sql.Literal(action), state=state)
 
 
 def _writable(layer: Layer) -> list[Property]:
     return [p for p in layer.properties if not p.read_only]
 
 
-def _copy_insert(cur: psycopg.Cursor, layer: Layer, result: FrameResult) -> int:
-    """COPY rows into a temporary table, then one INSERT … SELECT in file order."""
+def _copy_insert(cur: psycopg.Cursor, layer: Layer, result: FrameResult, who: _Who) -> int:
+    """COPY rows into a temporary table, then one INSERT … SELECT in file order (with history)."""
     geometry = _ewkb_hex(result.geometry)
     if layer.generic:
         columns = [("properties", "jsonb")]
@@ -403,7 +444,9 @@ def _copy_insert(cur: psycopg.Cursor, layer: Layer, result: FrameResult) -> int:
         copy.set_types(["int8", *(_COPY_TYPES.get(t, t) for _, t in columns), "text"])
         for row in rows:
             copy.write_row(row)
-    cur.execute(_insert_sql(layer, [c for c, _ in columns]), {"layer": layer.id})
+    insert = _insert_sql(layer, [c for c, _ in columns]) + sql.SQL(" RETURNING *")
+    cur.execute(_with_history(insert, layer, "import"),
+                {"layer": layer.id, "actor": who.actor, "key": who.key_id})
     count = cur.rowcount
     cur.execute("DROP TABLE _import")
     return count
