@@ -176,7 +176,8 @@ def test_app_reaches_the_db_service_with_the_configured_credentials(
     assert compose["services"]["migrate"]["environment"]["GEO_SERVICE_DATABASE_URL"] == (
         env["GEO_SERVICE_DATABASE_URL"]
     )
-    assert "FORWARDED_ALLOW_IPS" in env  # uvicorn must trust the proxy's X-Forwarded-Proto
+    # the app must trust the proxy's X-Forwarded-Proto/-Host (it publishes no port itself)
+    assert env["GEO_SERVICE_TRUSTED_PROXIES"] == "*"
 
 
 def test_app_settings_in_compose_and_dockerfile_exist() -> None:
