@@ -1,0 +1,1 @@
+"""Benchmarks of Quartierskarte against its own private PostGIS: data, service, timings, plans."""
