@@ -95,6 +95,7 @@ class ReadRouter:
         """The replica failed a connection: use the primary until the next check is due."""
         self._use_replica = False
         self._valid_until = time.monotonic() + self.check_s
+        metrics.REPLICA_LAG.set(-1)
 
     @asynccontextmanager
     async def connect(self) -> AsyncIterator[AsyncConnection]:
