@@ -416,7 +416,8 @@ def _with_history(statement: sql.Composable, layer: Layer, action: str) -> sql.C
         + ", 'geometry', ST_AsGeoJSON(c.geom)::jsonb)")
     side = sql.SQL("before" if action == "delete" else "after")
     return sql.SQL(
-        "WITH c AS ({statement}) INSERT INTO history (layer, feature_id, action, key_id, actor, {side}) "
+        "WITH c AS ({statement}) "
+        "INSERT INTO history (layer, feature_id, action, key_id, actor, {side}) "
         "SELECT %(layer)s, c.id, {action}, %(key)s, %(actor)s, {state} FROM c"
     ).format(statement=statement, side=side, action=sql.Literal(action), state=state)
 
