@@ -6,6 +6,7 @@ import copy
 from typing import Any
 
 from geo_service import __version__
+from geo_service.api.openapi_edit import SECURITY_SCHEMES, add_write_operations, write_schemas
 from geo_service.api.documents import GEOMETRY_SCHEMA_REF, property_schema
 from geo_service.layers import Layer, Registry
 from geo_service.queries.crs import crs_list
@@ -382,6 +383,8 @@ def build_openapi(registry: Registry, settings: Settings) -> dict[str, Any]:
     for layer in registry:
         schemas.update(_layer_schemas(layer))
         paths.update(_layer_paths(layer, settings))
+        schemas.update(write_schemas(layer, _schema_name(layer)))
+        add_write_operations(paths, layer, _schema_name(layer))
         paths.update(_tile_paths(layer))
     return {
         "openapi": "3.0.3",
@@ -394,5 +397,5 @@ def build_openapi(registry: Registry, settings: Settings) -> dict[str, Any]:
                         "url": "https://www.govdata.de/dl-de/by-2-0"},
         },
         "paths": copy.deepcopy(paths),
-        "components": {"schemas": schemas},
+        "components": {"schemas": schemas, "securitySchemes": SECURITY_SCHEMES},
     }
