@@ -152,3 +152,48 @@ def test_password_stays_off_the_command_line_and_versions_match(pg_cluster: Test
 def test_driver_urls_are_understood(pg_cluster: TestCluster, scheme: str) -> None:
     url = pg_cluster.url.replace("postgresql://", f"{scheme}://")
     assert server_major(Target.from_url(url)) >= 13
+
+
+def test_embedded_cluster_moves_to_a_new_cluster_by_backup_and_restore(tmp_path: Path) -> None:
+    """The README's way to a new PostgreSQL major version, on the embedded cluster, as root too."""
+    import shutil
+
+    from geo_service.db.engine import current_revision, head_revision
+    from geo_service.db.local import LocalCluster
+    from tests.utils.db import free_port
+
+    tmp_path.chmod(0o755)
+    runner = CliRunner()
+    places = tmp_path / "spielplaetze.geojson"
+    places.write_text(
+        '{"type":"FeatureCollection","features":[{"type":"Feature","properties":'
+        '{"name":"Spielplatz am Wall","age_group":"0-6"},'
+        '"geometry":{"type":"Point","coordinates":[9.95,52.15]}}]}', encoding="utf-8")
+    envs = {}
+    for name in ("old", "new"):
+        envs[name] = {"GEO_SERVICE_DATA_DIR": str(tmp_path / name),
+                      "GEO_SERVICE_EMBEDDED_PORT": str(free_port()),
+                      "GEO_SERVICE_LAYERS_DIR": str(ROOT / "layers"),
+                      "GEO_SERVICE_DATABASE_URL": ""}
+    dump = tmp_path / "umzug.dump"
+    try:
+        for args in (["db", "start"], ["db", "upgrade"], ["import", "spielplaetze", str(places)],
+                     ["db", "stop"], ["db", "backup", str(dump)]):
+            result = runner.invoke(cli, args, env=envs["old"])
+            assert result.exit_code == 0, (args, result.output)
+        # the backup started the stopped cluster for itself and stopped it again
+        assert '"running": false' in runner.invoke(cli, ["db", "status"], env=envs["old"]).output
+        for args in (["db", "start"], ["db", "restore", str(dump)], ["db", "start"]):
+            result = runner.invoke(cli, args, env=envs["new"])
+            assert result.exit_code == 0, (args, result.output)
+        cluster = LocalCluster(tmp_path / "new", int(envs["new"]["GEO_SERVICE_EMBEDDED_PORT"]))
+        with psycopg.connect(cluster.url()) as conn:
+            names = [r[0] for r in conn.execute("SELECT properties->>'name' FROM features")]
+        assert names == ["Spielplatz am Wall"]
+        assert current_revision(cluster.url()) == head_revision()
+    finally:
+        for name in ("old", "new"):
+            runner.invoke(cli, ["db", "stop"], env=envs[name])
+            pointer = tmp_path / name / "postgres.location"
+            if pointer.exists():  # as root, the cluster went where 'postgres' can reach it
+                shutil.rmtree(Path(pointer.read_text().strip()).parent, ignore_errors=True)
