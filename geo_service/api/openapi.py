@@ -248,6 +248,8 @@ def _nearby_path() -> dict[str, Any]:
             _param("open_at", "Open at this time (RFC 3339) or 'now'", {"type": "string"}),
             _param("areas", "Also offers without a place that cover the position's area",
                    {"type": "boolean"}),
+            _param("day", "Only offers on this day (and places hosting one)",
+                   {"type": "string", "format": "date"}),
         ],
         "responses": {
             "200": {"description": "Features ordered by distance, each with distance_m",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 
 from sqlalchemy import text
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from geo_service.layers import Layer
 from geo_service.queries.sql import Params, properties_object, where_clause
 from geo_service.tools.opening import is_open
+from geo_service.tools.schedule import occurs_on
 
 NEARBY_TABLES = ("meeting_places", "offers")
 
@@ -31,6 +33,8 @@ class NearbyQuery:
     open_at: dt.datetime | None = None
     #: Also offers that are not held at a place but cover an area (distance 0 inside it).
     areas: bool = False
+    #: Only offers taking place on this day (and the places that host one).
+    day: dt.date | None = None
 
 
 @dataclass
@@ -94,6 +98,11 @@ def _conditions(table: str, q: NearbyQuery, params: Params, point: str) -> list[
     return found
 
 
+def _takes_place(dates: object, day: dt.date) -> bool:
+    entries = json.loads(dates) if isinstance(dates, str) else (dates or [])
+    return any(occurs_on(day, starts_at=s, ends_at=e, recurrence=r) for s, e, r in entries)
+
+
 async def find_nearby(conn: AsyncConnection, layers: list[Layer], q: NearbyQuery, *,
                       precision: int) -> list[NearbyHit]:
     """The ``q.limit`` nearest features over the chosen layers, nearest first.
@@ -102,7 +111,8 @@ async def find_nearby(conn: AsyncConnection, layers: list[Layer], q: NearbyQuery
     candidates are read, since opening hours are evaluated after the query.
     """
     hits: list[NearbyHit] = []
-    fetch = q.limit if q.open_at is None else min(max(q.limit * 5, 50), 1000)
+    post_filter = q.open_at is not None or q.day is not None
+    fetch = min(max(q.limit * 5, 50), 1000) if post_filter else q.limit
     for layer in layers:
         table = layer.source_table
         params = Params()
@@ -118,18 +128,25 @@ async def find_nearby(conn: AsyncConnection, layers: list[Layer], q: NearbyQuery
             "t.opening_hours" if table == "meeting_places"
             else "(SELECT m.opening_hours FROM meeting_places m WHERE m.id = t.meeting_place_id)"
         )
+        dates = (
+            "(SELECT json_agg(json_build_array(o.starts_at, o.ends_at, o.recurrence)) FROM offers o "
+            "WHERE o.meeting_place_id = t.id)" if table == "meeting_places"
+            else "json_build_array(json_build_array(t.starts_at, t.ends_at, t.recurrence))"
+        ) if q.day is not None else "NULL::json"
         sql = (
-            f"SELECT k.distance, k.hours, json_build_object('type', 'Feature', "
+            f"SELECT k.distance, k.hours, k.dates, json_build_object('type', 'Feature', "
             f"'id', {layer_name} || '.' || k.id, "
             f"'geometry', ST_AsGeoJSON(k.geom, {int(precision)})::json, "
             f"'properties', {props})::text FROM ("
-            f"SELECT t.*, {hours} AS hours, ST_Distance(t.geom::geography, {point}) AS distance "
+            f"SELECT t.*, {hours} AS hours, {dates} AS dates, ST_Distance(t.geom::geography, {point}) AS distance "
             f"FROM {table} t {where_clause(_conditions(table, q, params, point))} "
             f"ORDER BY t.geom::geography <-> {point} LIMIT {params.add(fetch)}) k"
         )
         rows = (await conn.execute(text(sql), params.values)).all()
-        for distance, hours, feature in rows:
+        for distance, hours, dates, feature in rows:
             if q.open_at is not None and is_open(hours, q.open_at) is not True:
+                continue
+            if q.day is not None and not _takes_place(dates, q.day):
                 continue
             hits.append(NearbyHit(layer.id, float(distance), feature))
     hits.sort(key=lambda h: h.distance_m)

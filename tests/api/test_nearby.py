@@ -108,3 +108,23 @@ def test_knn_and_bbox_queries_use_the_spatial_index(db_url: str) -> None:
             "EXPLAIN SELECT id FROM meeting_places t WHERE ST_Intersects(t.geom, "
             "ST_MakeEnvelope(10, 52, 11, 53, 4326))"))
         assert "meeting_places_geom_idx" in bbox
+
+
+def test_offers_on_a_given_day(server: LiveServer, db_url: str) -> None:
+    lon, lat = 8.0, 52.9
+    place = add_meeting_place(db_url, name="Treff am Dienstag", lon=lon + 0.001, lat=lat)
+    quiet = add_meeting_place(db_url, name="Treff ohne Termine", lon=lon + 0.0015, lat=lat)
+    add_offer(db_url, title="Dienstagscafé", category="Kultur & Begegnung", meeting_place_id=place,
+              recurrence="FREQ=WEEKLY;BYDAY=TU")
+    add_offer(db_url, title="Sommerfest", category="Kultur & Begegnung", meeting_place_id=place,
+              starts_at="2026-07-04T15:00:00+02:00")
+    add_offer(db_url, title="Nach Absprache", category="Beratung", meeting_place_id=quiet)
+
+    def names(day: str) -> list[str]:
+        doc = server.get("/nearby", params={"lon": lon, "lat": lat, "radius": 500, "day": day}).json()
+        return [f["properties"].get("name") or f["properties"].get("title") for f in doc["features"]]
+
+    assert names("2026-11-24") == ["Treff am Dienstag", "Dienstagscafé"]  # a Tuesday
+    assert names("2026-11-25") == []
+    assert names("2026-07-04") == ["Treff am Dienstag", "Sommerfest"]
+    assert server.get("/nearby", params={"lon": lon, "lat": lat, "day": "morgen"}).status_code == 400

@@ -18,7 +18,7 @@ router = APIRouter(tags=["In meiner Nähe"])
 
 PARAMS = frozenset({
     "lon", "lat", "radius", "limit", "layers", "category", "target_group", "language", "kind",
-    "wheelchair", "free", "open_at", "areas", "f", "lang",
+    "wheelchair", "free", "open_at", "areas", "day", "f", "lang",
 })
 
 
@@ -69,6 +69,11 @@ def parse_nearby(request: Request, registry: Registry) -> NearbyQuery:
     query.wheelchair = _flag(request, "wheelchair")
     query.free = _flag(request, "free")
     query.areas = _flag(request, "areas")
+    if "day" in qp:
+        day = parse_instant(qp["day"])
+        if day is None or isinstance(day, dt.datetime):
+            raise InvalidParameter("day needs a date, e.g. day=2026-11-24.")
+        query.day = day
     if "open_at" in qp:
         when = qp["open_at"]
         if when == "now":
