@@ -53,7 +53,7 @@ READS = Counter(
 REPLICA_LAG = Gauge(
     "geo_service_db_replica_lag_seconds",
     "Replication lag the last check measured (-1: replica unreachable).",
-    multiprocess_mode="max",
+    multiprocess_mode="livemax",
 )
 IMPORTS = Counter(
     "geo_service_imports_total", "Imports over HTTP, by layer and outcome.", ["layer", "result"],
