@@ -69,6 +69,24 @@ def test_list_and_markers_match_the_api_and_follow_filters(
     assert watch.errors == []
 
 
+def test_offers_on_a_given_day(map_server: LiveServer, page_watch: tuple[Page, Watch]) -> None:
+    page, watch = page_watch
+    page.goto(_karte(map_server))
+    wait_loaded(page)
+    everything = _api_ids(map_server, page)
+    before = loads(page)
+    page.fill("#f-day", "2026-11-25")  # a Wednesday: the GWG-Treff's Wednesday offers only
+    page.dispatch_event("#f-day", "change")
+    wait_loaded(page, before)
+    assert "day=2026-11-25" in page.evaluate("QK.nearbyUrl()")
+    that_day = _api_ids(map_server, page)
+    items, markers = _shown(page)
+    assert items == that_day and sorted(markers) == sorted(that_day)
+    assert that_day and that_day != everything
+    assert "day=2026-11-25" in page.url
+    assert watch.errors == []
+
+
 def test_permalink_restores_position_and_filters(map_server: LiveServer,
                                                  page_watch: tuple[Page, Watch]) -> None:
     page, watch = page_watch

@@ -23,6 +23,7 @@
   Object.keys(checks).forEach(function (name) {
     document.getElementById(checks[name]).checked = p.get(name) === "1" || p.get(name) === "true";
   });
+  if (/^\d{4}-\d{2}-\d{2}$/.test(p.get("day") || "")) { document.getElementById("f-day").value = p.get("day"); }
 
   function filters() {
     return {
@@ -31,7 +32,8 @@
       language: document.getElementById("f-language").value,
       wheelchair: document.getElementById("f-wheelchair").checked,
       free: document.getElementById("f-free").checked,
-      open: document.getElementById("f-open").checked
+      open: document.getElementById("f-open").checked,
+      day: document.getElementById("f-day").value
     };
   }
 
@@ -46,6 +48,7 @@
     if (f.wheelchair) { q.set("wheelchair", "true"); }
     if (f.free) { q.set("free", "true"); }
     if (f.open) { q.set("open_at", cfg.now || "now"); }
+    if (f.day) { q.set("day", f.day); }
     return "/nearby?" + q.toString();
   }
   QK.nearbyUrl = function () { return position ? nearbyUrl() : null; };
@@ -58,7 +61,7 @@
     QK.setPermalink({ lat: position ? position.lat.toFixed(5) : null,
                       lon: position ? position.lng.toFixed(5) : null, zoom: map.getZoom(),
                       category: f.category, target_group: f.target_group, language: f.language,
-                      wheelchair: f.wheelchair, free: f.free, open: f.open });
+                      wheelchair: f.wheelchair, free: f.free, open: f.open, day: f.day });
   }
 
   function setPosition(latlng, zoom) {
