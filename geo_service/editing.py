@@ -120,6 +120,16 @@ async def _load(conn: AsyncConnection, layer: Layer, feature_id: int, *, lock: b
     return found
 
 
+async def _for_change(conn: AsyncConnection, layer: Layer, who: Principal, feature_id: int,
+                      if_match: str | None) -> StoredFeature:
+    """The current version, locked, once the key may change it and its If-Match is current."""
+    check_layer(who, layer)
+    before = await _load(conn, layer, feature_id, lock=True)
+    check_if_match(if_match, before)
+    await check_scope(conn, who, layer, before)
+    return before
+
+
 async def create(conn: AsyncConnection, layer: Layer, who: Principal, body: Any, *,
                  area: ServiceArea) -> StoredFeature:
     check_layer(who, layer)
@@ -134,10 +144,7 @@ async def create(conn: AsyncConnection, layer: Layer, who: Principal, body: Any,
 
 async def replace(conn: AsyncConnection, layer: Layer, who: Principal, feature_id: int, body: Any, *,
                   if_match: str | None, area: ServiceArea) -> StoredFeature:
-    check_layer(who, layer)
-    before = await _load(conn, layer, feature_id, lock=True)
-    check_if_match(if_match, before)
-    await check_scope(conn, who, layer, before)
+    before = await _for_change(conn, layer, who, feature_id, if_match)
     props, geometry = parse_feature(body)
     values, geometry = _validated(layer, props, geometry, area)
     return await _store(conn, layer, who, before, values, geometry)
@@ -145,10 +152,7 @@ async def replace(conn: AsyncConnection, layer: Layer, who: Principal, feature_i
 
 async def patch(conn: AsyncConnection, layer: Layer, who: Principal, feature_id: int, body: Any, *,
                 if_match: str | None, area: ServiceArea) -> StoredFeature:
-    check_layer(who, layer)
-    before = await _load(conn, layer, feature_id, lock=True)
-    check_if_match(if_match, before)
-    await check_scope(conn, who, layer, before)
+    before = await _for_change(conn, layer, who, feature_id, if_match)
     if not isinstance(body, dict) or _depth(body) > MAX_DEPTH:
         raise InvalidData("A merge patch is a JSON object with 'properties' and/or 'geometry'.")
     unknown = set(body) - {"type", "properties", "geometry"}
@@ -174,10 +178,7 @@ async def _store(conn: AsyncConnection, layer: Layer, who: Principal, before: St
 
 async def remove(conn: AsyncConnection, layer: Layer, who: Principal, feature_id: int, *,
                  if_match: str | None) -> None:
-    check_layer(who, layer)
-    before = await _load(conn, layer, feature_id, lock=True)
-    check_if_match(if_match, before)
-    await check_scope(conn, who, layer, before)
+    before = await _for_change(conn, layer, who, feature_id, if_match)
     await edit.delete_feature(conn, layer, feature_id)
     await edit.record_history(conn, layer, feature_id, action="delete", who=who, before=before,
                               after=None)
