@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from geo_service.errors import FeatureNotFound, ServiceError
 from geo_service.layers import Layer
-from geo_service.queries.sql import Params, layer_scope, table_of, where_clause
+from geo_service.queries.sql import Params, layer_scope, table_of, value_expr, where_clause
 
 
 class RateLimited(ServiceError):
@@ -68,3 +68,67 @@ async def store_report(conn: AsyncConnection, layer: Layer, *, feature_id: int, 
         {"layer": layer.id, "feature_id": feature_id, "message": message,
          "contact": contact, "language": language})
     return int(row.scalar_one())
+
+
+# -- the editors' inbox ---------------------------------------------------------------------------
+REPORT_STATUSES = ("new", "done", "rejected")
+
+
+def _scope_sql(layer: Layer, params: Params, *, districts: tuple[str, ...],
+               organisation: str | None) -> str:
+    """Reports on features a narrowed key may edit: in its districts, of its organisation."""
+    conditions = ["t.id = r.feature_id"]
+    scope = layer_scope(layer, params)
+    if scope:
+        conditions.append(scope)
+    if districts:
+        conditions.append(
+            "EXISTS (SELECT 1 FROM quartiers q WHERE q.district = ANY("
+            f"{params.add(list(districts), 'text[]')}) AND ST_Intersects(q.geom, t.geom))")
+    if organisation is not None:
+        owner = layer.property(layer.owner_property) if layer.owner_property else None
+        if owner is None:
+            return "FALSE"
+        conditions.append(f"{value_expr(layer, owner)} = {params.add(organisation)}")
+    return f"EXISTS (SELECT 1 FROM {table_of(layer)} t {where_clause(conditions)})"
+
+
+async def list_reports(conn: AsyncConnection, layers: list[Layer], *, status: str | None,
+                       districts: tuple[str, ...] = (), organisation: str | None = None,
+                       report_id: int | None = None, limit: int = 200) -> list[dict[str, object]]:
+    """Reports on these layers, newest first; a narrowed key sees only its features' reports."""
+    if not layers:
+        return []
+    params = Params()
+    narrowed = bool(districts or organisation)
+    per_layer = []
+    for layer in layers:
+        condition = f"r.layer = {params.add(layer.id)}"
+        if narrowed:
+            condition += " AND " + _scope_sql(layer, params, districts=districts,
+                                              organisation=organisation)
+        per_layer.append(f"({condition})")
+    conditions = ["(" + " OR ".join(per_layer) + ")"]
+    if status is not None:
+        conditions.append(f"r.status = {params.add(status)}")
+    if report_id is not None:
+        conditions.append(f"r.id = {params.add(report_id)}")
+    rows = await conn.execute(text(
+        "SELECT r.id, r.layer, r.feature_id, r.message, r.contact, r.language, r.status, "
+        f"r.created_at FROM reports r {where_clause(conditions)} "
+        f"ORDER BY r.created_at DESC, r.id DESC LIMIT {params.add(limit)}"), params.values)
+    return [{"id": row.id, "layer": row.layer, "feature_id": row.feature_id,
+             "message": row.message, "contact": row.contact, "language": row.language,
+             "status": row.status, "created_at": row.created_at.isoformat()} for row in rows]
+
+
+async def report_layer(conn: AsyncConnection, report_id: int) -> tuple[str, int] | None:
+    """The layer and feature a report is about, or None if there is no such report."""
+    row = (await conn.execute(text("SELECT layer, feature_id FROM reports WHERE id = :id"),
+                              {"id": report_id})).one_or_none()
+    return (row.layer, int(row.feature_id)) if row else None
+
+
+async def set_report_status(conn: AsyncConnection, report_id: int, status: str) -> None:
+    await conn.execute(text("UPDATE reports SET status = :status WHERE id = :id"),
+                       {"status": status, "id": report_id})

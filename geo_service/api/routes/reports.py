@@ -8,8 +8,11 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from geo_service.api.deps import LangDep, RegistryDep, SettingsDep, WriteDep
-from geo_service.errors import InvalidParameter, LayerNotFound
-from geo_service.queries.reports import client_bucket, store_report
+from geo_service.api.routes.edit import PrincipalDep, read_json
+from geo_service.errors import FeatureNotFound, Forbidden, InvalidParameter, LayerNotFound
+from geo_service.queries.reports import REPORT_STATUSES, client_bucket, report_layer
+from geo_service.queries.reports import list_reports as inbox
+from geo_service.queries.reports import set_report_status, store_report
 
 router = APIRouter(tags=["Karten"], include_in_schema=False)
 
@@ -46,4 +49,49 @@ async def create_report(request: Request, registry: RegistryDep, settings: Setti
         language=lang, bucket=client_bucket(request.client.host if request.client else None),
         per_client=settings.report_limit_per_client, total=settings.report_limit_total)
     return Response(orjson.dumps({"id": report_id, "status": "stored"}), status_code=201,
+                    media_type="application/json")
+
+
+# -- the editors' inbox (Bearer key; only the layers, districts and organisation it is granted) --
+@router.get("/reports")
+async def list_reports(request: Request, registry: RegistryDep, conn: WriteDep,
+                       who: PrincipalDep) -> Response:
+    wanted = request.query_params.get("layer")
+    if wanted is not None:
+        layer = registry.get(wanted)
+        if layer is None:
+            raise LayerNotFound(f"There is no layer '{wanted[:40]}'.")
+        if not who.may_edit(layer.id):
+            raise Forbidden(f"Your key may not edit the layer {layer.id}, so it cannot read its "
+                            "reports.")
+        layers = [layer]
+    else:
+        layers = [layer for layer in registry if who.may_edit(layer.id)]
+    status = request.query_params.get("status", "new")
+    if status not in (*REPORT_STATUSES, "all"):
+        raise InvalidParameter(f"status: choose from {', '.join(REPORT_STATUSES)} or all.")
+    scope = {} if who.admin else {"districts": who.districts, "organisation": who.organisation}
+    reports = await inbox(conn, layers, status=None if status == "all" else status, **scope)
+    return Response(orjson.dumps({"reports": reports}), media_type="application/json",
+                    headers={"Cache-Control": "private, no-store"})
+
+
+@router.patch("/reports/{report_id}")
+async def update_report(report_id: str, request: Request, registry: RegistryDep, conn: WriteDep,
+                        who: PrincipalDep) -> Response:
+    number = int(report_id) if report_id.isdigit() and len(report_id) < 19 else None
+    found = await report_layer(conn, number) if number is not None else None
+    layer = registry.get(found[0]) if found else None
+    if number is None or layer is None:
+        raise FeatureNotFound(f"There is no report '{report_id[:40]}'.")
+    scope = {} if who.admin else {"districts": who.districts, "organisation": who.organisation}
+    if not who.may_edit(layer.id) or not await inbox(conn, [layer], status=None,
+                                                      report_id=number, **scope):
+        raise Forbidden("Your key may not handle reports on this entry.")
+    body = await read_json(request, 10_000)
+    status = body.get("status") if isinstance(body, dict) else None
+    if status not in REPORT_STATUSES:
+        raise InvalidParameter(f"status: choose from {', '.join(REPORT_STATUSES)}.")
+    await set_report_status(conn, number, status)
+    return Response(orjson.dumps({"id": number, "status": status}),
                     media_type="application/json")
