@@ -18,7 +18,7 @@ from geo_service.api.errors import register_error_handlers
 from geo_service.api.limits import LimitsMiddleware
 from geo_service.api.openapi import build_openapi
 from geo_service.api.routes import docs, edit, features, health, layers, maps, nearby, reports
-from geo_service.api.routes import bulk, tiles
+from geo_service.api.routes import bulk, editor, tiles
 from geo_service.db.engine import async_engine, resolve_url
 from geo_service.layers import Registry
 from geo_service.ops import install as install_ops
@@ -89,7 +89,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     register_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in (health.router, layers.router, nearby.router, docs.router, maps.router,
-                   reports.router, edit.router, bulk.router, tiles.router, features.router):
+                   reports.router, edit.router, bulk.router, editor.router, tiles.router,
+                   features.router):
         app.include_router(router)
     install_ops(app, settings)  # logs, request ids, metrics, proxy headers, prefix
     return app

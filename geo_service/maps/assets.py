@@ -26,6 +26,7 @@ PAGES: dict[str, tuple[list[str], list[str]]] = {
                 [LEAFLET_JS, CLUSTER_JS, FULLSCREEN_JS]),
     "embed": ([LEAFLET_CSS, *CLUSTER_CSS, f"{OWN}/maps.css"], [LEAFLET_JS, CLUSTER_JS]),
     "legal": ([f"{OWN}/maps.css"], []),
+    "editor": ([LEAFLET_CSS, f"{OWN}/maps.css", f"{OWN}/editor.css"], [LEAFLET_JS]),
 }
 
 
