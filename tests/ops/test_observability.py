@@ -147,3 +147,29 @@ def test_readyz_refuses_an_old_schema_with_the_reason(db_url: str) -> None:
         assert response.status_code == 503
         assert "geo-service db upgrade" in response.json()["reason"]
         assert live.get("/healthz").status_code == 200  # alive all the same
+
+
+def test_unexpected_errors_carry_the_request_id_and_no_details(db_url: str) -> None:
+    import asyncio
+
+    import httpx
+
+    from geo_service.api.app import create_app
+
+    app = create_app(make_settings(db_url))
+
+    @app.get("/kaputt-fuer-den-test")
+    async def fail() -> None:
+        raise RuntimeError("interne Einzelheit")
+
+    async def call() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get("/kaputt-fuer-den-test",
+                                    headers={"X-Request-ID": "boom-request-1"})
+
+    response = asyncio.run(call())
+    assert response.status_code == 500
+    assert response.headers["X-Request-ID"] == "boom-request-1"
+    assert "interne Einzelheit" not in response.text
+    assert response.json()["code"] == "ServerError"
