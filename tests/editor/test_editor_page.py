@@ -52,7 +52,8 @@ def test_place_validate_save_edit_and_handle_a_report(editor_server: LiveServer,
         response = page.goto(f"{editor_server.url}/editor?lat={SPOT[0]}&lon={SPOT[1]}&zoom=16")
         assert response is not None
         csp = response.headers["content-security-policy"]
-        assert "script-src 'self' 'nonce-" in csp and "unsafe-inline" not in csp.split("style-src")[0]
+        assert "script-src 'self' 'nonce-" in csp
+        assert "unsafe-inline" not in csp.split("style-src")[0]
         expect(page.locator("h1")).to_have_text("Daten bearbeiten")
 
         # Log in: the key goes to sessionStorage and into headers, never into a URL.
@@ -133,7 +134,8 @@ def test_place_validate_save_edit_and_handle_a_report(editor_server: LiveServer,
         expect(page.locator("#save-status")).to_contain_text("Gespeichert")
         history = editor_server.client.get(
             f"/collections/meeting_places/items/{item_id}/history", headers=bearer).json()
-        assert [v["action"] for v in history["versions"]] == ["create", "update", "update", "update"]
+        actions = [v["action"] for v in history["versions"]]
+        assert actions == ["create", "update", "update", "update"]
 
         # A resident reports a mistake through the public endpoint: it shows in the inbox.
         report = httpx.post(f"{editor_server.url}/reports", json={
@@ -168,7 +170,8 @@ def test_english_page_and_a_key_that_is_refused(editor_server: LiveServer,
         expect(page.locator("label[for=key-input]")).to_have_text("API key")
         page.fill("#key-input", "qk_nope_notakey")
         page.click("#login-button")
-        expect(page.locator("#login-status")).to_have_text("This key is unknown or has been revoked.")
+        expect(page.locator("#login-status")).to_have_text(
+            "This key is unknown or has been revoked.")
         expect(page.locator("#workspace")).to_be_hidden()
         assert page.evaluate("sessionStorage.getItem('qk-editor-key')") is None
         # A key for a custom layer gets its form in English, with the layer's own titles.
