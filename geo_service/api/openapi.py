@@ -92,7 +92,10 @@ def _layer_schemas(layer: Layer) -> dict[str, Any]:
             "type": {"type": "string", "enum": ["FeatureCollection"]},
             "features": {"type": "array", "items": _ref(f"{name}Feature")},
             "links": {"type": "array", "items": _ref("Link")},
-            "numberMatched": {"type": "integer", "minimum": 0},
+            "numberMatched": {"type": "integer", "minimum": 0,
+                              "description": "Exact up to the counting limit; above it left out, "
+                                             "or an estimate (numberMatchedEstimated)"},
+            "numberMatchedEstimated": {"type": "boolean"},
             "numberReturned": {"type": "integer", "minimum": 0},
         },
     }
@@ -141,8 +144,11 @@ def _items_params(layer: Layer, settings: Settings) -> list[dict[str, Any]]:
         _param("limit", "Items per page",
                {"type": "integer", "minimum": 1, "maximum": settings.max_limit,
                 "default": settings.default_limit}),
-        _param("offset", "Items to skip (use the next link)",
+        _param("offset", "Items to skip. Deep pages are cheaper with the cursor of the next link.",
                {"type": "integer", "minimum": 0, "maximum": 10_000_000}),
+        _param("cursor", "Opaque position after the previous page (keyset paging); taken from a "
+               "next link, valid with the same query. Not together with offset.",
+               {"type": "string"}),
         _param("sortby", f"Sort keys, '-' for descending. Sortable: {', '.join(sortable)}",
                {"type": "string"}),
         _param("properties", f"Properties to return, comma separated: {', '.join(public)}",
@@ -151,8 +157,14 @@ def _items_params(layer: Layer, settings: Settings) -> list[dict[str, Any]]:
         _param("filter-lang", "Filter language",
                {"type": "string", "enum": ["cql2-text", "cql2-json"]}),
         _param("filter-crs", "CRS of geometries in the filter", crs),
-        _param("precision", "Decimal places of coordinates", {"type": "integer", "minimum": 0,
-                                                               "maximum": 15}),
+        _param("precision", "Decimal places of coordinates (default: 6 in degrees, about 0.1 m; "
+               "with zoom: what that zoom can show)", {"type": "integer", "minimum": 0, "maximum": 15}),
+        _param("simplify", "Simplify lines and polygons (ST_SimplifyPreserveTopology) with this "
+               "tolerance in metres (approximate: applied in degrees of latitude)",
+               {"type": "number", "minimum": 0, "maximum": 100000}),
+        _param("zoom", "Web map zoom the geometries are shown at: simplify to half a pixel and "
+               "round coordinates to a tenth of a pixel", {"type": "integer", "minimum": 0,
+                                                            "maximum": 24}),
         _format_param(),
     ]
     if layer.temporal:

@@ -12,12 +12,13 @@ from geo_service.layers import Layer, Property
 from geo_service.queries.cql import parse_filter
 from geo_service.queries.crs import CRS, parse_crs
 from geo_service.queries.items import Instant, ItemsQuery
+from geo_service.queries.paging import decode_cursor, sort_keys
 from geo_service.settings import Settings
 
 #: Parameters of the standard (and ours) that are not property filters.
 STANDARD_PARAMS = frozenset({
     "bbox", "bbox-crs", "crs", "limit", "offset", "datetime", "sortby", "properties", "filter",
-    "filter-lang", "filter-crs", "f", "precision", "lang",
+    "filter-lang", "filter-crs", "f", "precision", "lang", "cursor", "simplify", "zoom",
 })
 _TRUE = {"true", "1", "yes", "ja"}
 _FALSE = {"false", "0", "no", "nein"}
@@ -98,6 +99,16 @@ def parse_int(value: str, name: str, low: int, high: int) -> int:
     return number
 
 
+def parse_number(value: str, name: str, low: float, high: float) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise InvalidParameter(f"{name} '{value[:40]}' is not a number.") from None
+    if not (math.isfinite(number) and low <= number <= high):
+        raise InvalidParameter(f"{name} must be between {low:g} and {high:g}.")
+    return number
+
+
 def parse_bool(value: str, name: str) -> bool:
     lowered = value.strip().lower()
     if lowered in _TRUE:
@@ -161,6 +172,10 @@ def parse_items_query(layer: Layer, params: Mapping[str, str], settings: Setting
         query.offset = parse_int(params["offset"], "offset", 0, 10_000_000)
     if "precision" in params:
         query.precision = parse_int(params["precision"], "precision", 0, 15)
+    if "simplify" in params:
+        query.simplify_m = parse_number(params["simplify"], "simplify", 0, 100_000)
+    if "zoom" in params:
+        query.zoom = parse_int(params["zoom"], "zoom", 0, 24)
     if "datetime" in params:
         if not layer.temporal:
             raise InvalidParameter(f"The layer {layer.id} has no dates; datetime cannot be applied.")
@@ -169,6 +184,10 @@ def parse_items_query(layer: Layer, params: Mapping[str, str], settings: Setting
         query.sortby = parse_sortby(layer, params["sortby"])
     if "properties" in params:
         query.properties = parse_properties(layer, params["properties"])
+    if "cursor" in params:
+        if "offset" in params:
+            raise InvalidParameter("cursor and offset cannot be combined: follow the next link.")
+        query.after = decode_cursor(sort_keys(layer, query.sortby), params["cursor"], coerce_value)
     if "filter" in params:
         query.cql = parse_filter(params["filter"], params.get("filter-lang"))
     elif "filter-lang" in params:

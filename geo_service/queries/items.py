@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +15,18 @@ from geo_service.layers import Layer, Property
 from geo_service.tools.opening import BERLIN
 from geo_service.queries.crs import CRS, DEFAULT
 from geo_service.queries.cql import FilterCompiler
+from geo_service.queries.paging import (
+    CountRule,
+    Page,
+    after_sql,
+    count_after_stream,
+    encode_cursor,
+    fetch_page,
+    key_json_sql,
+    order_by_sql,
+    sort_keys,
+    stream_rows,
+)
 from geo_service.queries.sql import (
     Params,
     layer_scope,
@@ -43,6 +56,12 @@ class ItemsQuery:
     limit: int = 100
     offset: int = 0
     ids: list[int] | None = None
+    #: Sort key values of the last feature of the previous page (keyset paging), from a cursor.
+    after: list[Any] | None = None
+    #: Simplification tolerance in metres (lines and polygons; ST_SimplifyPreserveTopology).
+    simplify_m: float | None = None
+    #: Web map zoom the geometries are for: half a pixel's tolerance and matching precision.
+    zoom: int | None = None
 
 
 def envelope_sql(bbox: tuple[float, float, float, float], crs: CRS, params: Params) -> str:
@@ -112,27 +131,54 @@ def conditions(layer: Layer, query: ItemsQuery, params: Params, alias: str = "t"
 
 
 def order_by(layer: Layer, query: ItemsQuery, alias: str = "t") -> str:
-    keys = []
-    for name, descending in query.sortby:
-        if name == "id":
-            continue
-        prop = layer.property(name)
-        assert prop is not None
-        keys.append(f"{value_expr(layer, prop, alias)} {'DESC' if descending else 'ASC'} NULLS LAST")
-    id_desc = any(n == "id" and d for n, d in query.sortby)
-    keys.append(f"{alias}.id {'DESC' if id_desc else 'ASC'}")
-    return "ORDER BY " + ", ".join(keys)
+    return order_by_sql(sort_keys(layer, query.sortby, alias))
 
 
-def geometry_json(query: ItemsQuery, default_precision: int, alias: str = "t") -> str:
+#: Metres per degree of latitude: simplification runs on lon/lat, tolerances are asked in metres.
+METRES_PER_DEGREE = 111_320.0
+
+
+def zoom_pixel_degrees(zoom: int) -> float:
+    """The width of one pixel of a 256-pixel web map tile at ``zoom``, in degrees of longitude."""
+    return 360.0 / (256 * 2**zoom)
+
+
+def simplify_tolerance(query: ItemsQuery) -> float | None:
+    """Tolerance in degrees: the larger of ``simplify_m`` and half a pixel at ``zoom``."""
+    tolerances = []
+    if query.simplify_m:
+        tolerances.append(query.simplify_m / METRES_PER_DEGREE)
+    if query.zoom is not None:
+        tolerances.append(zoom_pixel_degrees(query.zoom) / 2)
+    return max(tolerances) if tolerances else None
+
+
+def output_precision(query: ItemsQuery, default_precision: int) -> int:
+    """Decimal places: asked for, else what ``zoom`` can show, else the CRS's (~0.1 m)."""
+    if query.precision is not None:
+        return query.precision
+    if query.crs.srid != 4326:
+        return query.crs.precision
+    if query.zoom is not None:
+        # Enough decimals for a tenth of a pixel, never more than the default.
+        return min(default_precision, max(0, math.ceil(-math.log10(zoom_pixel_degrees(query.zoom) / 10))))
+    return default_precision
+
+
+def geometry_json(query: ItemsQuery, default_precision: int, alias: str = "t",
+                  geometry_type: str = "Geometry") -> str:
     geom = f"{alias}.geom"
+    tolerance = simplify_tolerance(query)
+    if tolerance is not None and geometry_type not in ("Point", "MultiPoint"):
+        # Keeps rings valid and never drops a polygon, unlike ST_Simplify.
+        geom = f"ST_SimplifyPreserveTopology({geom}, {float(tolerance)!r})"
+        if geometry_type.startswith("Multi"):
+            geom = f"ST_Multi({geom})"  # GEOS hands back a lone part as a single polygon
     if query.crs.srid != 4326:
         geom = f"ST_Transform({geom}, {query.crs.srid})"
     if query.crs.lat_first:
         geom = f"ST_FlipCoordinates({geom})"
-    precision = query.precision if query.precision is not None else (
-        default_precision if query.crs.srid == 4326 else query.crs.precision
-    )
+    precision = output_precision(query, default_precision)
     return f"ST_AsGeoJSON({geom}, {int(precision)})::json"
 
 
@@ -152,6 +198,69 @@ def feature_sql(layer: Layer, query: ItemsQuery, params: Params, precision: int)
         f"FROM {table_of(layer)} t {where_clause(conditions(layer, query, params))} "
         f"{order_by(layer, query)} LIMIT {params.add(query.limit)} OFFSET {params.add(query.offset)}"
     )
+
+
+def page_sql(layer: Layer, query: ItemsQuery, params: Params, precision: int) -> tuple[str, list[str]]:
+    """A page's SELECT of ``feature`` and its sort ``key``, one row beyond the page (is there more?),
+    after the cursor if there is one; and the query's conditions without the cursor (to count)."""
+    keys = sort_keys(layer, query.sortby)
+    found = conditions(layer, query, params)
+    paged = list(found)
+    if query.after is not None:
+        paged.append(after_sql(keys, query.after, params))
+    props = properties_object(layer, selected_properties(layer, query))
+    geometry = geometry_json(query, precision, geometry_type=layer.geometry_type)
+    sql = (
+        "SELECT json_build_object('type', 'Feature', 'id', t.id, "
+        f"'geometry', {geometry}, 'properties', {props}) AS feature, {key_json_sql(keys)} AS key "
+        f"FROM {table_of(layer)} t {where_clause(paged)} {order_by_sql(keys)} "
+        f"LIMIT {params.add(query.limit + 1)}"
+        + (f" OFFSET {params.add(query.offset)}" if query.offset else "")
+    )
+    return sql, found
+
+
+async def fetch_items_page(conn: AsyncConnection, layer: Layer, query: ItemsQuery, *,
+                           precision: int, rule: CountRule) -> Page:
+    """One page of features (JSON built by PostgreSQL), its next cursor and ``numberMatched``
+    by the counting rule (see ``geo_service.queries.paging``), in one statement."""
+    params = Params()
+    sql, found = page_sql(layer, query, params, precision)
+    return await fetch_page(conn, layer, feature_sql=sql, conditions=found, params=params,
+                            limit=query.limit, offset=query.offset, first=query.after is None,
+                            rule=rule)
+
+
+@dataclass
+class StreamedPage:
+    """Filled in while a large page streams: what the links and counts at its end need."""
+
+    returned: int = 0
+    next_cursor: str | None = None
+    matched: int | None = None
+    estimated: bool = False
+
+
+async def stream_items_page(conn: AsyncConnection, layer: Layer, query: ItemsQuery, *,
+                            precision: int, rule: CountRule, state: StreamedPage) -> AsyncIterator[str]:
+    """A large page's features one JSON text at a time (server-side cursor); ``state`` holds the
+    next cursor and the count once the iterator is exhausted."""
+    params = Params()
+    sql, found = page_sql(layer, query, params, precision)
+    more = False
+    last_key = None
+    async for feature, key in stream_rows(conn, sql, params):
+        if state.returned == query.limit:
+            more = True  # the one row beyond the page (the SQL asks for no more)
+            continue
+        state.returned += 1
+        last_key = key
+        yield feature
+    if more and last_key:
+        state.next_cursor = encode_cursor(last_key)
+    state.matched, state.estimated = await count_after_stream(
+        conn, layer, conditions=found, params=params, rule=rule, offset=query.offset,
+        returned=state.returned, more=more, first=query.after is None)
 
 
 async def fetch_features(conn: AsyncConnection, layer: Layer, query: ItemsQuery, *,

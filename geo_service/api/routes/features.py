@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Request, Response
@@ -16,6 +17,7 @@ from geo_service.api.params import parse_items_query, parse_properties
 from geo_service.api.responses import (
     GEOJSON,
     GeoJSONResponse,
+    accepts_gzip,
     base_url,
     cache_headers,
     make_etag,
@@ -26,11 +28,13 @@ from geo_service.api.responses import (
 from geo_service.errors import FeatureNotFound, InvalidParameter
 from geo_service.queries.items import (
     ItemsQuery,
-    count_features,
+    StreamedPage,
     fetch_feature,
-    fetch_features,
-    stream_features,
+    fetch_items_page,
+    stream_items_page,
 )
+from geo_service.queries.paging import CountRule
+from geo_service.settings import Settings
 from geo_service.queries.crs import parse_crs
 from geo_service.queries.edit import item_etag
 from geo_service.queries.metadata import extent, last_changed
@@ -108,32 +112,46 @@ async def show_sortables(request: Request, layer: LayerDep, settings: SettingsDe
     return _json(doc, media_type="application/schema+json")
 
 
-def _page_links(request: Request, base: str, layer_id: str, query: ItemsQuery, matched: int) -> list[dict[str, str]]:
+def _page_links(request: Request, base: str, layer_id: str, query: ItemsQuery,
+                next_cursor: str | None) -> list[dict[str, str]]:
+    """self, alternate, collection, and next (a cursor: keyset paging) / prev (offset pages only)."""
     url = f"{base}/collections/{layer_id}/items"
-    params = {k: v for k, v in request.query_params.items() if k not in ("offset", "f")}
+    params = [(k, v) for k, v in request.query_params.multi_items() if k not in ("offset", "cursor", "f")]
 
-    def href(offset: int | None = None, fmt: str | None = None) -> str:
-        merged = dict(params)
-        if offset:
-            merged["offset"] = str(offset)
-        if fmt:
-            merged["f"] = fmt
-        from urllib.parse import urlencode
-
-        qs = urlencode(merged)
+    def href(extra: list[tuple[str, str]]) -> str:
+        qs = urlencode(params + extra)
         return f"{url}?{qs}" if qs else url
 
+    here = [("cursor", request.query_params["cursor"])] if "cursor" in request.query_params else (
+        [("offset", str(query.offset))] if query.offset else [])
     links = [
-        documents.link(href(query.offset), "self", GEOJSON, "Diese Seite"),
-        documents.link(href(query.offset, "html"), "alternate", "text/html", "HTML"),
+        documents.link(href(here), "self", GEOJSON, "Diese Seite"),
+        documents.link(href([*here, ("f", "html")]), "alternate", "text/html", "HTML"),
         documents.link(f"{base}/collections/{layer_id}", "collection", "application/json", "Sammlung"),
     ]
-    if query.offset + query.limit < matched:
-        links.append(documents.link(href(query.offset + query.limit), "next", GEOJSON, "Nächste Seite"))
+    if next_cursor:
+        links.append(documents.link(href([("cursor", next_cursor)]), "next", GEOJSON, "Nächste Seite"))
     if query.offset > 0:
-        links.append(documents.link(href(max(0, query.offset - query.limit)), "prev", GEOJSON,
+        back = max(0, query.offset - query.limit)
+        links.append(documents.link(href([("offset", str(back))] if back else []), "prev", GEOJSON,
                                     "Vorige Seite"))
     return links
+
+
+def _collection_etag(request: Request, layer_id: str, changed: str, fmt: str, lang: str,
+                     base: str, settings: Settings) -> str:
+    """A strong tag: same data (the layer's last change), same normalised query, same bytes."""
+    normalised = sorted(request.query_params.multi_items())
+    return make_etag("items", layer_id, changed, normalised, fmt, lang, base,
+                     settings.coordinate_precision, settings.count_exact_limit,
+                     settings.count_estimate, accepts_gzip(request), weak=False)
+
+
+def _head(page_counts: dict[str, object], links: list[dict[str, str]]) -> dict[str, object]:
+    doc: dict[str, object] = {"type": "FeatureCollection"}
+    doc.update({k: v for k, v in page_counts.items() if v is not None})
+    doc["links"] = links
+    return doc
 
 
 @router.get("/collections/{layer}/items", include_in_schema=False)
@@ -143,35 +161,41 @@ async def get_items(request: Request, layer: LayerDep, settings: SettingsDep, co
     multi = {k: params.getlist(k) for k in params}
     query = parse_items_query(layer, params, settings, multi)
     fmt = wants(request)
+    base = base_url(request, settings.public_url)
     changed = await last_changed(conn, layer)
-    etag = make_etag(layer.id, changed.isoformat(), str(request.url.query), fmt, lang)
+    etag = _collection_etag(request, layer.id, changed.isoformat(), fmt, lang, base, settings)
     headers = cache_headers(etag, changed, settings.cache_max_age)
     if not_modified(request, etag, changed):
         return not_modified_response(headers)
-    base = base_url(request, settings.public_url)
-    matched = await count_features(conn, layer, query)
-    returned = max(0, min(query.limit, matched - query.offset))
-    links = _page_links(request, base, layer.id, query, matched)
     headers["Content-Crs"] = f"<{query.crs.uri}>"
     precision = settings.coordinate_precision
-    if fmt == "html":
-        features = json.loads(await fetch_features(conn, layer, query, precision=precision))
-        return _items_html(layer, features, links, base, lang, matched, headers)
-    head = orjson.dumps({
-        "type": "FeatureCollection", "numberMatched": matched, "numberReturned": returned,
-        "links": links,
-    })[:-1] + b',"features":'
-    if query.limit <= STREAM_ABOVE:
-        body = head + (await fetch_features(conn, layer, query, precision=precision)).encode() + b"}"
+    rule = CountRule(settings.count_exact_limit, settings.count_estimate)
+    if query.limit <= STREAM_ABOVE or fmt == "html":
+        page = await fetch_items_page(conn, layer, query, precision=precision, rule=rule)
+        links = _page_links(request, base, layer.id, query, page.next_cursor)
+        if fmt == "html":
+            matched = page.matched if page.matched is not None else f"{page.returned}+"
+            return _items_html(layer, json.loads(page.features), links, base, lang, matched, headers)
+        head = _head({"numberMatched": page.matched, "numberReturned": page.returned,
+                      "numberMatchedEstimated": True if page.estimated else None}, links)
+        body = orjson.dumps(head)[:-1] + b',"features":' + page.features.encode() + b"}"
         return GeoJSONResponse(body, headers=headers)
 
+    state = StreamedPage()
+
     async def chunks() -> AsyncIterator[bytes]:
-        yield head + b"["
+        # Links and counts follow the features: only then is the next cursor known.
+        yield b'{"type":"FeatureCollection","features":['
         first = True
-        async for feature in stream_features(conn, layer, query, precision=precision):
+        async for feature in stream_items_page(conn, layer, query, precision=precision, rule=rule,
+                                               state=state):
             yield (b"" if first else b",") + feature.encode()
             first = False
-        yield b"]}"
+        tail = _head({"numberMatched": state.matched, "numberReturned": state.returned,
+                      "numberMatchedEstimated": True if state.estimated else None},
+                     _page_links(request, base, layer.id, query, state.next_cursor))
+        del tail["type"]
+        yield b"]," + orjson.dumps(tail)[1:]
 
     return StreamingResponse(chunks(), media_type=GEOJSON, headers=headers)
 
