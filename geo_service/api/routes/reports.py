@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from geo_service.api.deps import LangDep, RegistryDep, SettingsDep, WriteDep
 from geo_service.api.routes.edit import PrincipalDep, read_json
+from geo_service.auth import Principal
 from geo_service.errors import FeatureNotFound, Forbidden, InvalidParameter, LayerNotFound
 from geo_service.queries.reports import REPORT_STATUSES, client_bucket, report_layer
 from geo_service.queries.reports import list_reports as inbox
@@ -53,6 +54,14 @@ async def create_report(request: Request, registry: RegistryDep, settings: Setti
 
 
 # -- the editors' inbox (Bearer key; only the layers, districts and organisation it is granted) --
+def _districts(who: Principal) -> tuple[str, ...]:
+    return () if who.admin else who.districts
+
+
+def _organisation(who: Principal) -> str | None:
+    return None if who.admin else who.organisation
+
+
 @router.get("/reports")
 async def list_reports(request: Request, registry: RegistryDep, conn: WriteDep,
                        who: PrincipalDep) -> Response:
@@ -70,8 +79,8 @@ async def list_reports(request: Request, registry: RegistryDep, conn: WriteDep,
     status = request.query_params.get("status", "new")
     if status not in (*REPORT_STATUSES, "all"):
         raise InvalidParameter(f"status: choose from {', '.join(REPORT_STATUSES)} or all.")
-    scope = {} if who.admin else {"districts": who.districts, "organisation": who.organisation}
-    reports = await inbox(conn, layers, status=None if status == "all" else status, **scope)
+    reports = await inbox(conn, layers, status=None if status == "all" else status,
+                          districts=_districts(who), organisation=_organisation(who))
     return Response(orjson.dumps({"reports": reports}), media_type="application/json",
                     headers={"Cache-Control": "private, no-store"})
 
@@ -84,9 +93,9 @@ async def update_report(report_id: str, request: Request, registry: RegistryDep,
     layer = registry.get(found[0]) if found else None
     if number is None or layer is None:
         raise FeatureNotFound(f"There is no report '{report_id[:40]}'.")
-    scope = {} if who.admin else {"districts": who.districts, "organisation": who.organisation}
-    if not who.may_edit(layer.id) or not await inbox(conn, [layer], status=None,
-                                                      report_id=number, **scope):
+    if not who.may_edit(layer.id) or not await inbox(
+            conn, [layer], status=None, report_id=number, districts=_districts(who),
+            organisation=_organisation(who)):
         raise Forbidden("Your key may not handle reports on this entry.")
     body = await read_json(request, 10_000)
     status = body.get("status") if isinstance(body, dict) else None
