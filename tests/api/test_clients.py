@@ -30,7 +30,7 @@ def test_gdal_oapif_follows_next_links_and_reads_every_feature_once(server: Live
     matched = server.get("/collections/spielplaetze/items?limit=1").json()["numberMatched"]
     # A page smaller than the layer: GDAL must follow the next links.
     frame = pyogrio.read_dataframe(f"OAPIF:{server.url}", layer="spielplaetze",
-                                   open_options=["PAGE_SIZE=40"])
+                                   PAGE_SIZE="40")  # an OAPIF open option
     assert matched >= 230
     assert len(frame) == matched
     assert frame["name"].is_unique

@@ -94,10 +94,10 @@ def test_raw_bodies_oversized_nested_and_broken(target) -> None:  # type: ignore
             **key, "Content-Type": "application/x-www-form-urlencoded"}),
         "empty": live.client.post(path, content=b"", headers=json_headers),
         "infinite coordinate": live.client.post(path, headers=json_headers, content=(
-            b'{"type":"Feature","properties":{"name":"x","kind":"Caf\u00e9"},'
+            b'{"type":"Feature","properties":{"name":"x","kind":"Caf\\u00e9"},'
             b'"geometry":{"type":"Point","coordinates":[1e400,52.0]}}')),
         "NaN coordinate": live.client.post(path, headers=json_headers, content=(
-            b'{"type":"Feature","properties":{"name":"x","kind":"Caf\u00e9"},'
+            b'{"type":"Feature","properties":{"name":"x","kind":"Caf\\u00e9"},'
             b'"geometry":{"type":"Point","coordinates":[NaN,52.0]}}')),
     }
     for case, response in responses.items():
