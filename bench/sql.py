@@ -14,7 +14,15 @@ from typing import Any
 import psycopg
 
 from geo_service.layers import Layer
-from geo_service.queries.items import ItemsQuery, count_features, fetch_features
+from geo_service.queries.items import (
+    ItemsQuery,
+    count_features,
+    fetch_feature,
+    fetch_features,
+    fetch_items_page,
+)
+from geo_service.queries.paging import CountRule
+from geo_service.queries.tiles import fetch_tile, tile_bounds
 from geo_service.queries.nearby import NearbyQuery, find_nearby
 
 _PLACEHOLDER = re.compile(r"(?<![:\w]):(p\d+)\b")
@@ -42,6 +50,13 @@ class _Nothing:
 
     def all(self) -> list[Any]:
         return []
+
+    def one(self) -> tuple[Any, ...]:
+        # A page statement's columns: features, rows fetched, last key, count (-1: not needed).
+        return ("[]", 0, None, -1)
+
+    def one_or_none(self) -> None:
+        return None
 
 
 class _Recorder:
@@ -74,6 +89,25 @@ def items_count(layer: Layer, bbox: tuple[float, float, float, float]) -> Statem
     """``numberMatched`` of the same request."""
     query = ItemsQuery(bbox=bbox)
     return _capture(lambda conn: count_features(conn, layer, query))
+
+
+def items_page(layer: Layer, bbox: tuple[float, float, float, float], *, limit: int,
+               precision: int, rule: CountRule) -> Statement:
+    """The one statement ``/items?bbox&limit`` runs now: page, has-more row, cursor and count."""
+    query = ItemsQuery(bbox=bbox, limit=limit)
+    return _capture(lambda conn: fetch_items_page(conn, layer, query, precision=precision, rule=rule))
+
+
+def item(layer: Layer, feature_id: int, *, precision: int) -> Statement:
+    """The statement of ``/items/{id}``."""
+    return _capture(lambda conn: fetch_feature(conn, layer, feature_id, ItemsQuery(),
+                                               precision=precision))
+
+
+def tile(layer: Layer, z: int, x: int, y: int, *, max_features: int) -> Statement:
+    """The statement of ``/tiles/WebMercatorQuad/{z}/{x}/{y}`` (ST_AsMVT)."""
+    bounds = tile_bounds(layer, z, x, y)
+    return _capture(lambda conn: fetch_tile(conn, layer, bounds, max_features=max_features))
 
 
 def nearby(layer: Layer, lon: float, lat: float, *, limit: int, precision: int) -> Statement:

@@ -40,7 +40,9 @@ def write_transaction(request: Request) -> AbstractAsyncContextManager[AsyncConn
     return request.app.state.engine.begin()  # type: ignore[no-any-return]
 
 
-def get_layer(
+# Dependencies are ``async def`` even where they do not await: FastAPI runs a plain ``def``
+# dependency in a worker thread, a thread hop on every request for a dictionary lookup.
+async def get_layer(
     request: Request, layer_id: Annotated[str, Path(alias="layer", description="Layer id")]
 ) -> Layer:
     layer = get_registry(request).get(layer_id)
@@ -63,8 +65,16 @@ def get_language(request: Request) -> str:
     return "de"
 
 
-SettingsDep = Annotated[Settings, Depends(get_settings)]
-RegistryDep = Annotated[Registry, Depends(get_registry)]
+async def _settings(request: Request) -> Settings:
+    return get_settings(request)
+
+
+async def _registry(request: Request) -> Registry:
+    return get_registry(request)
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+RegistryDep = Annotated[Registry, Depends(_registry)]
 ReadDep = Annotated[AsyncConnection, Depends(get_read_connection)]
 WriteDep = Annotated[AsyncConnection, Depends(get_write_connection)]
 LayerDep = Annotated[Layer, Depends(get_layer)]
