@@ -5,8 +5,10 @@ from __future__ import annotations
 import folium
 import folium.plugins
 
-VENDOR = "/static/vendor"
-OWN = "/map-assets"
+# Relative to the page (every map page is one path segment deep), so the pages also work
+# under a path prefix behind a proxy (e.g. /quartierskarte/karte).
+VENDOR = "static/vendor"
+OWN = "map-assets"
 
 LEAFLET_JS = f"{VENDOR}/leaflet/leaflet.js"
 LEAFLET_CSS = f"{VENDOR}/leaflet/leaflet.css"

@@ -29,7 +29,7 @@ def test_page_loads_cleanly(map_server: LiveServer, page_watch: tuple[Page, Watc
     if path.startswith(MAP_PAGES):
         wait_loaded(page)
     for slug in ("impressum", "datenschutz", "barrierefreiheit"):
-        assert page.locator(f"footer a[href^='/{slug}']").count() == 1
+        assert page.locator(f"footer a[href^='{slug}']").count() == 1
     assert watch.errors == []
 
 
@@ -129,3 +129,17 @@ def test_dense_layers_are_counted_per_cell(map_server: LiveServer) -> None:
                          params={"bbox": "6.6,51.29,11.65,53.9", "zoom": "7"}).json()
     assert doc["numberMatched"] == sum(f["properties"]["count"] for f in doc["features"])
     assert doc["numberMatched"] >= 5
+
+
+@pytest.mark.parametrize("path", ["/karte", "/planung", "/embed", "/editor", "/impressum"])
+def test_pages_use_relative_urls_so_a_path_prefix_works(map_server: LiveServer, path: str) -> None:
+    # Behind a proxy at /quartierskarte/ the browser resolves relative URLs under the prefix;
+    # a root-absolute "/static/…" or "/nearby" would leave it.
+    import re
+
+    html = map_server.get(path).text
+    absolute = re.findall(r'(?:src|href)="(/[^"]*)"', html)
+    assert absolute == []
+    for script in ("karte.js", "planung.js", "editor.js", "common.js"):
+        body = map_server.get(f"/map-assets/{script}").text
+        assert not re.search(r'"/(nearby|collections|karte/|planung/|editor/|reports)', body), script

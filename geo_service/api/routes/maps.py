@@ -150,7 +150,7 @@ async def show_embed_map(request: Request, settings: SettingsDep, registry: Regi
               "center": list(settings.map_center), "zoom": settings.map_zoom,
               "layers": layers, "initial": wanted, "bbox": bbox,
               "pointThreshold": settings.map_point_threshold}
-    full = "/karte?" + urlencode({"lang": lang})
+    full = "karte?" + urlencode({"lang": lang})  # relative: works under a path prefix
     return render_page("embed.html", page="embed", settings=settings, lang=lang,
                        map_parts=map_parts, config=config, full_url=full,
                        frame_ancestors=settings.embed_frame_ancestors)

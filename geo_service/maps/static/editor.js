@@ -45,7 +45,7 @@
   function login(key) {
     window.sessionStorage.setItem(STORE, key);
     $("login-status").textContent = t("planner.editor.loading");
-    return api("GET", "/editor/layers?lang=" + encodeURIComponent(QK.lang)).then(function (res) {
+    return api("GET", "editor/layers?lang=" + encodeURIComponent(QK.lang)).then(function (res) {
       if (!res.ok) {
         window.sessionStorage.removeItem(STORE);
         $("login-status").textContent = res.status === 401 ? t("planner.editor.login_failed")
@@ -323,7 +323,7 @@
   }
 
   function loadItem(id) {
-    return api("GET", "/editor/items/" + encodeURIComponent(layer.id) + "/" + encodeURIComponent(id))
+    return api("GET", "editor/items/" + encodeURIComponent(layer.id) + "/" + encodeURIComponent(id))
       .then(function (res) {
         if (!res.ok) { $("form-errors").textContent = t("planner.editor.error", { detail: res.detail }); return; }
         clearErrors();
@@ -352,10 +352,10 @@
     if (current) {
       var patch = { properties: props };
       if (geometryChanged && geom !== undefined) { patch.geometry = geom; }
-      request = api("PATCH", "/collections/" + encodeURIComponent(layer.id) + "/items/" + current.id,
+      request = api("PATCH", "collections/" + encodeURIComponent(layer.id) + "/items/" + current.id,
                     patch, { "Content-Type": "application/merge-patch+json", "If-Match": current.etag });
     } else {
-      request = api("POST", "/collections/" + encodeURIComponent(layer.id) + "/items",
+      request = api("POST", "collections/" + encodeURIComponent(layer.id) + "/items",
                     { type: "Feature", geometry: geom, properties: props },
                     { "Content-Type": "application/geo+json" });
     }
@@ -391,7 +391,7 @@
   function loadItems() {
     if (!layer) { return; }
     var mine = ++itemsRequest, shown = layer;
-    var url = "/collections/" + encodeURIComponent(layer.id) + "/items?limit=1000&bbox=" + QK.bboxOf(map);
+    var url = "collections/" + encodeURIComponent(layer.id) + "/items?limit=1000&bbox=" + QK.bboxOf(map);
     fetch(url, { headers: { Accept: "application/geo+json" } }).then(function (r) {
       return r.ok ? r.json() : { features: [] };
     }).then(function (doc) {
@@ -430,7 +430,7 @@
   /* ---- the inbox: residents' reports on the layers this key may edit ---- */
   function loadInbox() {
     var list = $("inbox");
-    return api("GET", "/reports?status=new").then(function (res) {
+    return api("GET", "reports?status=new").then(function (res) {
       list.textContent = "";
       if (!res.ok) { list.appendChild(el("li", { text: t("planner.editor.error", { detail: res.detail }) })); return; }
       if (!res.data.reports.length) { list.appendChild(el("li", { text: t("planner.editor.inbox_empty") })); }
@@ -449,7 +449,7 @@
                            } }),
             el("button", { type: "button", "class": "link-button mark-done", text: t("planner.editor.mark_done"),
                            onclick: function () {
-                             api("PATCH", "/reports/" + r.id, { status: "done" }).then(loadInbox);
+                             api("PATCH", "reports/" + r.id, { status: "done" }).then(loadInbox);
                            } })
           ])
         ]));

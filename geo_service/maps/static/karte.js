@@ -49,7 +49,7 @@
     if (f.free) { q.set("free", "true"); }
     if (f.open) { q.set("open_at", cfg.now || "now"); }
     if (f.day) { q.set("day", f.day); }
-    return "/nearby?" + q.toString();
+    return "nearby?" + q.toString();
   }
   QK.nearbyUrl = function () { return position ? nearbyUrl() : null; };
   QK.markerIds = function () {
@@ -194,7 +194,7 @@
       if (!ids.length) { return [fc, {}]; }
       var q = new URLSearchParams({ ids: ids.join(","), lang: cfg.lang });
       if (cfg.now) { q.set("at", cfg.now); }
-      return QK.getJSON("/karte/hours?" + q.toString()).then(function (hours) { return [fc, hours]; });
+      return QK.getJSON("karte/hours?" + q.toString()).then(function (hours) { return [fc, hours]; });
     }).then(function (result) {
       if (mine !== request) { return; }
       render(result[0], result[1]);
@@ -228,7 +228,7 @@
     var term = document.getElementById("search-input").value.trim();
     searchResults.textContent = "";
     if (term.length < 2) { searchResults.hidden = true; return; }
-    QK.getJSON("/karte/search?" + new URLSearchParams({ q: term }).toString()).then(function (doc) {
+    QK.getJSON("karte/search?" + new URLSearchParams({ q: term }).toString()).then(function (doc) {
       searchResults.hidden = false;
       if (!doc.hits.length) { searchResults.appendChild(el("li", { text: t("search.none") })); return; }
       doc.hits.forEach(function (hit) {
@@ -262,7 +262,7 @@
     var status = document.getElementById("report-status");
     var message = document.getElementById("report-message").value.trim();
     if (message.length < 3) { document.getElementById("report-message").reportValidity(); return; }
-    fetch("/reports?lang=" + encodeURIComponent(cfg.lang), {
+    fetch("reports?lang=" + encodeURIComponent(cfg.lang), {
       method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ feature: reportTarget, message: message,
                              contact: document.getElementById("report-contact").value.trim() })

@@ -73,7 +73,7 @@
     var indicator = indicatorSelect ? indicatorSelect.value : "";
     var q = new URLSearchParams({ indicator: indicator || "offers", bbox: QK.bboxOf(map),
                                   zoom: String(map.getZoom()) });
-    return QK.getJSON("/planung/indicators?" + q.toString()).then(function (fc) {
+    return QK.getJSON("planung/indicators?" + q.toString()).then(function (fc) {
       if (mine !== tokens[layer.id]) { return; }
       var limits = indicator ? breaks(fc.features.map(function (f) { return f.properties.value; })) : [];
       group.clearLayers();
@@ -140,11 +140,11 @@
     if (layer.temporal && yearSelect && yearSelect.value) {
       q.set("datetime", yearSelect.value + "-01-01/" + yearSelect.value + "-12-31");
     }
-    return QK.getJSON("/collections/" + encodeURIComponent(layer.id) + "/items?" + q.toString()).then(function (fc) {
+    return QK.getJSON("collections/" + encodeURIComponent(layer.id) + "/items?" + q.toString()).then(function (fc) {
       if (mine !== tokens[layer.id]) { return; }
       if (layer.point && fc.numberMatched > fc.features.length) {
         var g = new URLSearchParams({ bbox: QK.bboxOf(map), zoom: String(map.getZoom()) });
-        return QK.getJSON("/planung/grid/" + encodeURIComponent(layer.id) + "?" + g.toString()).then(function (grid) {
+        return QK.getJSON("planung/grid/" + encodeURIComponent(layer.id) + "?" + g.toString()).then(function (grid) {
           if (mine === tokens[layer.id]) { drawGrid(layer, group, grid); }
         });
       }
@@ -234,7 +234,7 @@
       event.preventDefault();
       var layer = document.getElementById("dl-layer").value;
       var q = new URLSearchParams({ bbox: QK.bboxOf(map), format: document.getElementById("dl-format").value });
-      window.location.assign("/planung/export/" + encodeURIComponent(layer) + "?" + q.toString());
+      window.location.assign("planung/export/" + encodeURIComponent(layer) + "?" + q.toString());
     });
   }
 
