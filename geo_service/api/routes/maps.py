@@ -249,7 +249,8 @@ async def export_view(layer_id: str, request: Request, registry: RegistryDep) ->
         raise InvalidParameter("format: choose geojson, gpkg or csv.")
     suffix, media = EXPORT_FORMATS[fmt]
     bbox = _bbox(request.query_params.get("bbox"))
-    url = request.app.state.read_engine.url.render_as_string(hide_password=False)
+    # The primary: always there (the replica router's fallback does not cover a URL handed on).
+    url = request.app.state.engine.url.render_as_string(hide_password=False)
     folder = tempfile.mkdtemp(prefix="qk-export-")
     path = Path(folder) / f"{layer.id}{suffix}"
     await run_in_threadpool(export_bbox, url, layer, path, bbox)
