@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     )
     db_pool_size: int = Field(default=10, description="Connections per worker.")
     statement_timeout_ms: int = Field(default=15000, description="Per-statement time limit.")
+    request_timeout_s: float = Field(
+        default=60.0, description="Longest a request may take before it is answered 503."
+    )
     # -- operations (issue 7) ---------------------------------------------------------------
     database_read_max_lag_s: float = Field(
         default=30.0,

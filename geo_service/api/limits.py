@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import ipaddress
@@ -10,7 +11,7 @@ import random
 
 import orjson
 from sqlalchemy import text
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,8 @@ async def _send_error(send: Send, status: int, code: str, detail: str,
 
 
 class LimitsMiddleware:
-    """Rejects oversized bodies (413) and clients over their per-minute budget (429)."""
+    """Rejects oversized bodies (413), clients over their per-minute budget (429) and requests
+    that run too long (503)."""
 
     def __init__(self, app: ASGIApp):
         self.app = app
@@ -81,7 +83,30 @@ class LimitsMiddleware:
                         "Too many requests from your network; please wait a moment and try again.",
                         {"Retry-After": str(retry)})
                     return
-        await self.app(scope, receive, send)
+        if path.startswith(EXEMPT_PREFIXES):
+            await self.app(scope, receive, send)
+        else:
+            await self._with_timeout(scope, receive, send, settings.request_timeout_s)
+
+    async def _with_timeout(self, scope: Scope, receive: Receive, send: Send, seconds: float) -> None:
+        """A request that takes too long is answered 503 (if nothing was sent yet) and its work
+        cancelled, so one slow client or query cannot hold a worker for ever."""
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await asyncio.wait_for(self.app(scope, receive, tracked), timeout=seconds)
+        except asyncio.TimeoutError:
+            log.warning("request timed out after %s s: %s", seconds, scope.get("path"))
+            if not started:
+                await _send_error(send, 503, "ServiceUnavailable",
+                                  f"The request took longer than {seconds:g} s; please narrow it "
+                                  "(a smaller bbox or limit) or retry.", {"Retry-After": "5"})
 
     @staticmethod
     async def _over_budget(state: object, bucket: str, budget: int) -> int | None:

@@ -198,3 +198,15 @@ def test_rate_limit_counts_in_the_database(tight_server: tuple[LiveServer, str])
     # Counted per client network, stored as a hash: no client address in the database.
     assert buckets and all("127.0.0" not in b for b, _ in buckets)
     assert max(h for _, h in buckets) >= 8
+
+
+def test_slow_requests_time_out_with_503(pg_cluster) -> None:  # type: ignore[no-untyped-def]
+    url = pg_cluster.create_database()
+    try:
+        with LiveServer(make_settings(url, request_timeout_s=0.001)) as live:
+            response = live.get("/collections")
+            assert response.status_code == 503 and response.headers["retry-after"] == "5"
+            assert "took longer" in response.json()["detail"]
+            assert live.get("/healthz").status_code == 200  # health checks are not cut short
+    finally:
+        pg_cluster.drop_database(url)
