@@ -67,7 +67,8 @@ def json_expr(layer: Layer, prop: Property, alias: str = "t") -> str:
     expr = (f"{alias}.properties->'{prop.name}'" if layer.generic
             else f"{alias}.{quote_ident(prop.db_column)}")
     if prop.personal:
-        return f"CASE WHEN {consent_exists(layer, alias)} THEN {expr} END"
+        # CASE tests in order: an empty field (the usual case) never runs the consent look-up.
+        return f"CASE WHEN {expr} IS NULL THEN NULL WHEN {consent_exists(layer, alias)} THEN {expr} END"
     return expr
 
 
