@@ -52,7 +52,7 @@ async def get_layer(
     return layer
 
 
-def get_language(request: Request) -> str:
+async def get_language(request: Request) -> str:
     """``lang=`` first, then the browser's Accept-Language; German by default."""
     supported = request.app.state.settings.languages
     wanted = request.query_params.get("lang")
