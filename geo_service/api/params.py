@@ -122,7 +122,10 @@ def coerce_value(prop: Property, value: str) -> Any:
     """A query-string value as the property's type."""
     try:
         if prop.type == "integer":
-            return int(value)
+            number = int(value)
+            if not -(2**63) <= number < 2**63:  # PostgreSQL's bigint; beyond it the database fails
+                raise ValueError
+            return number
         if prop.type == "number":
             number = float(value)
             if not math.isfinite(number):

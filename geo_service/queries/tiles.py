@@ -50,8 +50,10 @@ def tile_bounds(layer: Layer, z: int, x: int, y: int) -> TileBounds:
         raise TileNotFound(f"At zoom {z}, x and y run from 0 to {size - 1}; {x}/{y} is outside.")
     left, bottom, right, top = tms.xy_bounds(morecantile.Tile(x, y, z))
     margin = (right - left) * BUFFER / EXTENT
-    west, south = tms.lnglat(left - margin, bottom - margin)
-    east, north = tms.lnglat(right + margin, top + margin)
+    # The margin of an edge tile reaches past the matrix: clamp before converting to lon/lat.
+    x0, y0, x1, y1 = tms.xy_bbox
+    west, south = tms.lnglat(max(left - margin, x0), max(bottom - margin, y0))
+    east, north = tms.lnglat(min(right + margin, x1), min(top + margin, y1))
     # Web Mercator ends at ±85.05°; a margin beyond it must not reach the poles (ST_Transform fails).
     south, north = max(south, -MAX_LAT), min(north, MAX_LAT)
     return TileBounds((left, bottom, right, top), (west, south, east, north))
