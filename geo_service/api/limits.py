@@ -8,6 +8,8 @@ import hashlib
 import ipaddress
 import logging
 import random
+import time
+from dataclasses import dataclass
 
 import orjson
 from sqlalchemy import text
@@ -17,6 +19,8 @@ log = logging.getLogger(__name__)
 
 EXEMPT_PREFIXES = ("/healthz", "/readyz", "/metrics", "/static/")
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+FLUSH_EVERY = 20
+FLUSH_SECONDS = 1.0
 
 
 def network_of(host: str | None) -> str:
@@ -49,6 +53,7 @@ class LimitsMiddleware:
 
     def __init__(self, app: ASGIApp):
         self.app = app
+        self._counters: dict[str, _Counter] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -108,18 +113,45 @@ class LimitsMiddleware:
                                   f"The request took longer than {seconds:g} s; please narrow it "
                                   "(a smaller bbox or limit) or retry.", {"Retry-After": "5"})
 
-    @staticmethod
-    async def _over_budget(state: object, bucket: str, budget: int) -> int | None:
-        """Seconds to wait when the bucket's count for this minute exceeds the budget."""
+    async def _over_budget(self, state: object, bucket: str, budget: int) -> int | None:
+        """Seconds to wait when the bucket's count for this minute exceeds the budget.
+
+        The count lives in PostgreSQL, shared by every replica. To keep a database write off
+        most requests, each process adds its hits in batches: at least every
+        ``FLUSH_SECONDS``, every ``FLUSH_EVERY`` hits, and on every hit once the budget is near,
+        so replicas agree within a second and the last hits before the limit are exact.
+        """
         now = dt.datetime.now(dt.timezone.utc)
         window = now.replace(second=0, microsecond=0)
+        counter = self._counters.get(bucket)
+        if counter is None or counter.window != window:
+            if counter is not None or len(self._counters) > 10_000:  # a new minute: forget the old
+                self._counters = {b: c for b, c in self._counters.items() if c.window == window}
+            counter = self._counters[bucket] = _Counter(window)
+        counter.pending += 1
+        due = (counter.pending >= FLUSH_EVERY
+               or time.monotonic() - counter.flushed >= FLUSH_SECONDS
+               or counter.stored + FLUSH_EVERY >= budget)
+        if due:
+            hits, counter.pending = counter.pending, 0
+            counter.flushed = time.monotonic()
+            stored = await self._add(state, bucket, window, hits)
+            if stored is None:  # the database is away: let the request meet it there
+                return None
+            counter.stored = stored
+        if counter.stored + counter.pending > budget:
+            return max(1, 60 - now.second)
+        return None
+
+    @staticmethod
+    async def _add(state: object, bucket: str, window: dt.datetime, hits: int) -> int | None:
         try:
             async with state.engine.begin() as conn:  # type: ignore[attr-defined]
-                hits = (await conn.execute(
-                    text("INSERT INTO rate_counters (bucket, window_start, hits) VALUES (:b, :w, 1) "
-                         "ON CONFLICT (bucket, window_start) DO UPDATE SET hits = rate_counters.hits + 1 "
-                         "RETURNING hits"),
-                    {"b": bucket, "w": window},
+                stored = (await conn.execute(
+                    text("INSERT INTO rate_counters (bucket, window_start, hits) VALUES (:b, :w, :n) "
+                         "ON CONFLICT (bucket, window_start) DO UPDATE SET "
+                         "hits = rate_counters.hits + excluded.hits RETURNING hits"),
+                    {"b": bucket, "w": window, "n": hits},
                 )).scalar_one()
                 if random.random() < 0.01:  # old windows are useless: sweep now and then
                     await conn.execute(text("DELETE FROM rate_counters WHERE window_start < :old"),
@@ -127,6 +159,14 @@ class LimitsMiddleware:
         except Exception as exc:  # the limiter must not take the service down with it
             log.warning("rate limiter unavailable: %s", exc)
             return None
-        if hits > budget:
-            return max(1, 60 - now.second)
-        return None
+        return int(stored)
+
+
+@dataclass
+class _Counter:
+    """One bucket's count this minute, as this process knows it."""
+
+    window: dt.datetime
+    stored: int = 0  # what the database said after our last flush (all replicas' hits)
+    pending: int = 0  # our hits not yet added there
+    flushed: float = 0.0

@@ -210,3 +210,18 @@ def test_slow_requests_time_out_with_503(pg_cluster) -> None:  # type: ignore[no
             assert live.get("/healthz").status_code == 200  # health checks are not cut short
     finally:
         pg_cluster.drop_database(url)
+
+
+def test_replicas_share_one_rate_budget(pg_cluster) -> None:  # type: ignore[no-untyped-def]
+    url = pg_cluster.create_database()
+    try:
+        settings = make_settings(url, rate_limit_reads=6)
+        with LiveServer(settings) as first, LiveServer(settings) as second:
+            statuses = [first.get("/collections/offers/items?limit=1").status_code for _ in range(3)]
+            statuses += [second.get("/collections/offers/items?limit=1").status_code for _ in range(3)]
+            assert statuses == [200] * 6
+            # The budget is spent across both processes: the next request fails on either.
+            assert first.get("/collections").status_code == 429
+            assert second.get("/collections").status_code == 429
+    finally:
+        pg_cluster.drop_database(url)
