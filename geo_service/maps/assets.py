@@ -19,14 +19,15 @@ LOCATE_JS = f"{VENDOR}/leaflet.locatecontrol/L.Control.Locate.min.js"
 LOCATE_CSS = f"{VENDOR}/leaflet.locatecontrol/L.Control.Locate.min.css"
 FULLSCREEN_JS = f"{VENDOR}/leaflet.fullscreen/Control.FullScreen.umd.js"
 FULLSCREEN_CSS = f"{VENDOR}/leaflet.fullscreen/Control.FullScreen.css"
+VECTORGRID_JS = f"{VENDOR}/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"
 
 #: Per page: (stylesheets, scripts before the map script). The page's own script comes last.
 PAGES: dict[str, tuple[list[str], list[str]]] = {
     "karte": ([LEAFLET_CSS, *CLUSTER_CSS, LOCATE_CSS, f"{OWN}/maps.css"],
               [LEAFLET_JS, CLUSTER_JS, LOCATE_JS]),
     "planung": ([LEAFLET_CSS, *CLUSTER_CSS, FULLSCREEN_CSS, f"{OWN}/maps.css"],
-                [LEAFLET_JS, CLUSTER_JS, FULLSCREEN_JS]),
-    "embed": ([LEAFLET_CSS, *CLUSTER_CSS, f"{OWN}/maps.css"], [LEAFLET_JS, CLUSTER_JS]),
+                [LEAFLET_JS, CLUSTER_JS, FULLSCREEN_JS, VECTORGRID_JS]),
+    "embed": ([LEAFLET_CSS, *CLUSTER_CSS, f"{OWN}/maps.css"], [LEAFLET_JS, CLUSTER_JS, VECTORGRID_JS]),
     "legal": ([f"{OWN}/maps.css"], []),
     "editor": ([LEAFLET_CSS, f"{OWN}/maps.css", f"{OWN}/editor.css"], [LEAFLET_JS]),
 }

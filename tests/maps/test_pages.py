@@ -143,3 +143,34 @@ def test_pages_use_relative_urls_so_a_path_prefix_works(map_server: LiveServer, 
     for script in ("karte.js", "planung.js", "editor.js", "common.js"):
         body = map_server.get(f"/map-assets/{script}").text
         assert not re.search(r'"/(nearby|collections|karte/|planung/|editor/|reports)', body), script
+
+
+def test_dense_point_layers_come_as_vector_tiles(map_server: LiveServer,
+                                                  page_watch: tuple[Page, Watch]) -> None:
+    """More points in view than GeoJSON should carry: counts per cell when zoomed out, the
+    layer's vector tiles (every point, on a canvas) from zoom 11 on."""
+    from tests.utils.builders import add_custom_points
+
+    url = map_server.settings.database_url
+    assert url is not None
+    add_custom_points(url, "spielplaetze", [
+        (9.70 + (i % 80) * 0.0006, 52.37 + (i // 80) * 0.0004, {"name": f"Dicht {i}"})
+        for i in range(4000)  # above map_point_threshold (3,000)
+    ])
+    page, watch = page_watch
+    tiles: list[int] = []
+    page.on("response", lambda r: tiles.append(r.status) if "/spielplaetze/tiles/" in r.url else None)
+    page.goto(f"{map_server.url}/planung?layers=spielplaetze&lat=52.38&lon=9.725&zoom=13")
+    wait_loaded(page)
+    page.wait_for_function("() => document.querySelectorAll('.leaflet-tile-container canvas, "
+                           "canvas.leaflet-tile').length > 0", timeout=20000)
+    assert tiles and set(tiles) == {200}
+    assert page.locator(".qk-count").count() == 0  # no grid cells: the points themselves
+    before = loads(page)
+    page.goto(f"{map_server.url}/planung?layers=spielplaetze&lat=52.38&lon=9.725&zoom=9")
+    wait_loaded(page, 0)
+    # Zoomed out: counts per grid cell (as markers, clustered when they crowd), no tiles.
+    page.wait_for_function("() => document.querySelectorAll('.leaflet-marker-icon').length > 0",
+                           timeout=20000)
+    assert page.locator("canvas.leaflet-tile").count() == 0
+    assert before >= 1 and watch.errors == []

@@ -107,6 +107,7 @@ def _layer_list(registry: RegistryDep, lang: str) -> list[dict[str, object]]:
     return [{"id": layer.id, "title": layer.title.get(lang), "color": layer.style.color,
              "fill": layer.style.fill_color or layer.style.color,
              "point": layer.geometry_type in ("Point", "MultiPoint"),
+             "tiles": [layer.tiles.min_zoom, layer.tiles.max_zoom],
              "temporal": layer.temporal is not None and layer.id == "projects",
              "label": next((p.name for p in layer.properties if p.name in ("name", "title")), None),
              "popup": [[name, prop.label(lang)] for name in layer.popup

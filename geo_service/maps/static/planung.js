@@ -132,6 +132,29 @@
     QK.status(t("planner.zoom_in", { count: new Intl.NumberFormat(cfg.lang).format(fc.numberMatched) }));
   }
 
+  /* Too many points for GeoJSON: from TILE_ZOOM on, the layer comes as vector tiles (every
+     point, drawn on a canvas from /collections/{id}/tiles); below it, counts per grid cell. */
+  var TILE_ZOOM = 11, tileLayers = {};
+  function useTiles(layer) {
+    var z = map.getZoom();
+    return !!L.vectorGrid && z >= TILE_ZOOM && z >= layer.tiles[0] && z <= layer.tiles[1];
+  }
+  function showTiles(layer, on) {
+    var existing = tileLayers[layer.id];
+    if (!on) { if (existing && map.hasLayer(existing)) { map.removeLayer(existing); } return; }
+    if (!existing) {
+      var styles = {};
+      styles[layer.id] = { radius: 4, weight: 1, color: layer.color, fill: true,
+                           fillColor: layer.color, fillOpacity: 0.8 };
+      existing = tileLayers[layer.id] = L.vectorGrid.protobuf(
+        "collections/" + encodeURIComponent(layer.id) + "/tiles/WebMercatorQuad/{z}/{x}/{y}",
+        { vectorTileLayerStyles: styles, rendererFactory: L.canvas.tile, maxNativeZoom: layer.tiles[1],
+          interactive: false, attribution: "" });
+      existing.on("load", function () { counts[layer.id + ":tiles"] = true; });
+    }
+    if (!map.hasLayer(existing)) { existing.addTo(map); }
+  }
+
   function loadLayer(layer) {
     var group = groups[layer.id];
     var mine = tokens[layer.id] = (tokens[layer.id] || 0) + 1;
@@ -142,7 +165,17 @@
     }
     return QK.getJSON("collections/" + encodeURIComponent(layer.id) + "/items?" + q.toString()).then(function (fc) {
       if (mine !== tokens[layer.id]) { return; }
-      if (layer.point && fc.numberMatched > fc.features.length) {
+      // numberMatched is left out above the counting limit: then a next link says "more".
+      var more = fc.numberMatched !== undefined ? fc.numberMatched > fc.features.length
+        : (fc.links || []).some(function (l) { return l.rel === "next"; });
+      if (layer.point && more && useTiles(layer)) {
+        group.clearLayers();
+        showTiles(layer, true);
+        QK.status("");
+        return;
+      }
+      showTiles(layer, false);
+      if (layer.point && more) {
         var g = new URLSearchParams({ bbox: QK.bboxOf(map), zoom: String(map.getZoom()) });
         return QK.getJSON("planung/grid/" + encodeURIComponent(layer.id) + "?" + g.toString()).then(function (grid) {
           if (mine === tokens[layer.id]) { drawGrid(layer, group, grid); }
@@ -184,7 +217,7 @@
     overlays["<span class=\"swatch\" style=\"background:" + layer.color + "\"></span>" + QK.escapeHTML(layer.title)] = group;
     if (initial.indexOf(layer.id) >= 0) { active[layer.id] = true; group.addTo(map); }
     group.on("add", function () { active[layer.id] = true; reload(); });
-    group.on("remove", function () { active[layer.id] = false; reload(); });
+    group.on("remove", function () { active[layer.id] = false; showTiles(layer, false); reload(); });
   });
   L.control.layers(null, overlays, { collapsed: embed, position: "topright" }).addTo(map);
 
