@@ -6,10 +6,12 @@ import re
 
 import orjson
 from fastapi import APIRouter, Request, Response
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from geo_service.api.deps import LangDep, RegistryDep, SettingsDep, WriteDep
+from geo_service.api.deps import LangDep, RegistryDep, SettingsDep, WriteDep, write_transaction
 from geo_service.api.routes.edit import PrincipalDep, read_json
 from geo_service.auth import Principal
+from geo_service.layers import Registry
 from geo_service.errors import FeatureNotFound, Forbidden, InvalidParameter, LayerNotFound
 from geo_service.queries.reports import REPORT_STATUSES, client_bucket, report_layer
 from geo_service.queries.reports import list_reports as inbox
@@ -23,7 +25,7 @@ _EMAIL = re.compile(r"^[^@\s]{1,100}@[^@\s]{1,100}\.[^@\s]{2,}$")
 
 @router.post("/reports", status_code=201)
 async def create_report(request: Request, registry: RegistryDep, settings: SettingsDep,
-                        conn: WriteDep, lang: LangDep) -> Response:
+                        lang: LangDep) -> Response:
     # JSON only: a cross-site HTML form cannot send it without a CORS preflight, which we refuse.
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         raise InvalidParameter("Send the report as application/json.")
@@ -45,10 +47,12 @@ async def create_report(request: Request, registry: RegistryDep, settings: Setti
     contact = str(body.get("contact") or "").strip() or None
     if contact is not None and (len(contact) > 200 or not _EMAIL.match(contact)):
         raise InvalidParameter("contact must be an e-mail address (or left empty).")
-    report_id = await store_report(
-        conn, layer, feature_id=int(match.group(2)), message=message, contact=contact,
-        language=lang, bucket=client_bucket(request.client.host if request.client else None),
-        per_client=settings.report_limit_per_client, total=settings.report_limit_total)
+    # Committed before the answer: a report acknowledged with 201 is stored.
+    async with write_transaction(request) as conn:
+        report_id = await store_report(
+            conn, layer, feature_id=int(match.group(2)), message=message, contact=contact,
+            language=lang, bucket=client_bucket(request.client.host if request.client else None),
+            per_client=settings.report_limit_per_client, total=settings.report_limit_total)
     return Response(orjson.dumps({"id": report_id, "status": "stored"}), status_code=201,
                     media_type="application/json")
 
@@ -86,8 +90,14 @@ async def list_reports(request: Request, registry: RegistryDep, conn: WriteDep,
 
 
 @router.patch("/reports/{report_id}")
-async def update_report(report_id: str, request: Request, registry: RegistryDep, conn: WriteDep,
+async def update_report(report_id: str, request: Request, registry: RegistryDep,
                         who: PrincipalDep) -> Response:
+    async with write_transaction(request) as conn:
+        return await _update_report(conn, report_id, request, registry, who)
+
+
+async def _update_report(conn: AsyncConnection, report_id: str, request: Request,
+                         registry: Registry, who: Principal) -> Response:
     number = int(report_id) if report_id.isdigit() and len(report_id) < 19 else None
     found = await report_layer(conn, number) if number is not None else None
     layer = registry.get(found[0]) if found else None
