@@ -29,10 +29,7 @@ async def create_report(request: Request, registry: RegistryDep, settings: Setti
     # JSON only: a cross-site HTML form cannot send it without a CORS preflight, which we refuse.
     if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
         raise InvalidParameter("Send the report as application/json.")
-    try:
-        body = orjson.loads(await request.body())
-    except orjson.JSONDecodeError:
-        raise InvalidParameter("The report is not valid JSON.") from None
+    body = await read_json(request, 20_000)  # streamed and bounded, also when chunked
     if not isinstance(body, dict):
         raise InvalidParameter("The report must be a JSON object.")
     match = _FEATURE.match(str(body.get("feature", "")))
