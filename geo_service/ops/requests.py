@@ -62,15 +62,22 @@ class RequestMiddleware:
         metrics.IN_PROGRESS.inc()
 
         started_response = False
+        recorded = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status, started_response
+            nonlocal status, started_response, recorded
             if message["type"] == "http.response.start":
                 status = message["status"]
                 started_response = True
                 headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
                 headers.append((b"x-request-id", request_id.encode()))
                 message["headers"] = headers
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                # Counted before the last byte leaves: a client that reads /metrics right after
+                # its answer must already see its request there.
+                recorded = True
+                metrics.IN_PROGRESS.dec()
+                self._record(scope, status, time.perf_counter() - started)
             await send(message)
 
         try:
@@ -86,9 +93,9 @@ class RequestMiddleware:
             response = await handler(Request(scope, receive), exc)
             await response(scope, receive, send_with_id)
         finally:
-            duration = time.perf_counter() - started
-            metrics.IN_PROGRESS.dec()
-            self._record(scope, status, duration)
+            if not recorded:  # no complete answer (client gone, error after the start)
+                metrics.IN_PROGRESS.dec()
+                self._record(scope, status, time.perf_counter() - started)
             request_id_var.reset(token)
 
     def _record(self, scope: Scope, status: int, duration: float) -> None:
