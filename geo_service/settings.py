@@ -169,6 +169,22 @@ class Settings(BaseSettings):
     metrics_enabled: bool = Field(
         default=True, description="Serve Prometheus metrics at /metrics."
     )
+    # -- uploads and imports (issue 10B) ------------------------------------------------------
+    import_max_unpacked_mb: int = Field(
+        default=200,
+        description="Largest total of the files a zipped Shapefile unpacks to, in MB, counted "
+        "while unpacking (a 15 MB zip can hold a 1 GB .dbf).",
+    )
+    import_max_features: int = Field(
+        default=250_000,
+        description="Most features (CSV: rows) one import may hold; a larger file is refused "
+        "before it is validated.",
+    )
+    import_report_rejections: int = Field(
+        default=1000,
+        description="Rejected features an import report lists one by one; all of them are "
+        "counted, by reason.",
+    )
     pg_bin_dir: Path | None = Field(
         default=None,
         description="Folder with pg_dump/pg_restore; empty: the server's major version under "

@@ -11,7 +11,9 @@ set-based through data-modifying CTEs, so a killed import leaves neither data no
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -26,13 +28,14 @@ from psycopg import sql
 from pyproj import CRS
 
 from geo_service.db.engine import sync_engine
-from geo_service.io.reader import WGS84, ImportError_, read_path
+from geo_service.io.reader import WGS84, ImportError_, ImportTooLarge, read_path
 from geo_service.layers import Layer, Property, Registry
 from geo_service.queries.edit import _all_properties
 from geo_service.settings import Settings
 from geo_service.validation import FrameResult, ServiceArea, validate_frame
 
-__all__ = ["ImportError_", "ImportReport", "Rejected", "import_frame", "import_path"]
+__all__ = ["BeforeCommit", "ImportError_", "ImportReport", "ImportTooLarge", "Rejected",
+           "import_frame", "import_path"]
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +61,24 @@ class Rejected(NamedTuple):
     reason: str
 
 
+#: Parts of a rejection sentence that differ from feature to feature (values, numbers), left out
+#: when rejections are counted by reason.
+_VARYING = re.compile(r"„[^“]*“|\([^)]*\)|-?\d+(?:[.,]\d+)*")
+
+
+def reason_kind(sentence: str) -> str:
+    """A rejection sentence without its values, so that equal reasons count together."""
+    return _VARYING.sub("…", sentence)[:200]
+
+
 @dataclass
 class ImportReport:
-    """What an import did, or would have done, and why features were refused."""
+    """What an import did, or would have done, and why features were refused.
+
+    ``rejected`` lists the first ``listed_limit`` rejected features; ``rejected_count`` and
+    ``reasons`` (sentences without their values, with how often each occurred) cover all of them,
+    so a file with a million bad rows gives a report of bounded size.
+    """
 
     layer: str
     source: str
@@ -71,27 +89,68 @@ class ImportReport:
     dry_run: bool = False
     rejected: list[Rejected] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    rejected_count: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    listed_limit: int | None = None
 
     @property
     def ok(self) -> bool:
         """True when no feature was rejected (and the database accepted the rest)."""
-        return not self.rejected
+        return not self.rejected and not self.rejected_count
+
+    def reject(self, item: Rejected, sentences: Sequence[str]) -> None:
+        """Count a rejected feature (and its reasons); list it while under the limit."""
+        self.rejected_count += 1
+        self.reasons.update(reason_kind(s) for s in sentences)
+        if self.listed_limit is None or len(self.rejected) < self.listed_limit:
+            self.rejected.append(item)
+
+    @property
+    def unlisted(self) -> int:
+        """Rejected features counted but not listed one by one."""
+        listed = sum(1 for r in self.rejected if r.number is not None)
+        return max(self.rejected_count - listed, 0)
 
     def summary(self) -> str:
-        """German text for a person: the outcome, hints, and every rejected feature with reasons."""
+        """German text for a person: the outcome, hints, and every listed rejected feature with
+        reasons (beyond the limit: how many more, and the reasons counted)."""
         lines = [self._headline()]
         lines += [f"  Hinweis: {w}" for w in self.warnings]
         for item in self.rejected:
             where = f"{self.unit} {item.number}" if item.number is not None else "Datenbank"
             name = f" (»{item.name}«)" if item.name else ""
             lines.append(f"  - {where}{name}: {item.reason}")
+        if self.unlisted:
+            lines.append(f"  … und {_number(self.unlisted)} weitere abgelehnte Objekte. Gründe "
+                         "insgesamt:")
+            lines += [f"  {_number(n)} × {kind}" for kind, n in self.reasons.most_common(20)]
         return "\n".join(lines)
+
+    def to_json(self) -> dict[str, object]:
+        """The report as the HTTP import answers it (and a job keeps it): on rejection an OGC
+        exception document with the listed rejections and the counts per reason."""
+        doc: dict[str, object] = {
+            "layer": self.layer, "source": self.source, "total": self.total,
+            "imported": self.imported, "replaced": self.replaced, "dry_run": self.dry_run,
+            "warnings": self.warnings, "summary": self.summary()}
+        if self.ok:
+            return doc
+        headline = self._headline()
+        rejected = [{"number": r.number, "unit": self.unit if r.number is not None else None,
+                     "name": r.name, "reason": r.reason} for r in self.rejected]
+        return {"code": "InvalidData", "description": headline, "detail": headline,
+                "status": 400, **doc, "imported": 0, "replaced": 0, "rejected": rejected,
+                "rejected_count": self.rejected_count,
+                "rejected_unlisted": self.unlisted,
+                "reasons": [{"reason": kind, "count": n}
+                            for kind, n in self.reasons.most_common(100)]}
 
     def _headline(self) -> str:
         target = f"»{self.layer}« aus {self.source}"
         if not self.ok:
-            counted = sum(1 for r in self.rejected if r.number is not None)
-            share = f"{counted} von {self.total} Objekten abgelehnt" if counted else "abgelehnt"
+            counted = self.rejected_count
+            share = (f"{_number(counted)} von {_number(self.total)} Objekten abgelehnt" if counted
+                     else "abgelehnt")
             return (f"Import in {target}: {share} – nichts wurde gespeichert. Korrigieren Sie die "
                     "folgenden Objekte und importieren Sie die Datei erneut:")
         replaced = f", {self.replaced} bisherige ersetzt" if self.replaced else ""
@@ -99,6 +158,16 @@ class ImportReport:
             return (f"Probelauf für {target}: alle {self.imported} Objekte sind in Ordnung"
                     f"{replaced}; nichts wurde gespeichert.")
         return f"Import in {target}: {self.imported} Objekte gespeichert{replaced}."
+
+
+def _number(n: int) -> str:
+    """A count as Germans write it (1.234.567)."""
+    return f"{n:,}".replace(",", ".")
+
+
+#: Called inside the import's transaction just before it commits; returning False rolls the
+#: import back instead (a job uses it to record its outcome in the same transaction).
+BeforeCommit = Callable[[psycopg.Connection, "ImportReport"], bool]
 
 
 # -- entry points -------------------------------------------------------------------------------
@@ -115,6 +184,7 @@ def import_path(
     file_layer: str | None = None,
     actor: str = "cli",
     key_id: int | None = None,
+    before_commit: BeforeCommit | None = None,
 ) -> ImportReport:
     """Import a GIS file into a layer, all or nothing.
 
@@ -127,7 +197,8 @@ def import_path(
     path
         GeoJSON, GeoPackage, zipped Shapefile or CSV (see :func:`geo_service.io.reader.read_path`).
     settings
-        For the service area and the upload size limit.
+        For the service area and the import limits (file size, unpacked size, features, listed
+        rejections).
     crs
         CRS of a CSV's x/y columns, or of a file that declares none.
     dry_run
@@ -139,6 +210,9 @@ def import_path(
     actor, key_id
         Who the history names for every imported (and replaced) feature: ``"cli"`` for the
         command line, the API key's actor and id for an upload.
+    before_commit
+        Runs in the import's transaction just before it commits (not for dry runs or
+        rejections); when it returns False the import is rolled back.
 
     Returns
     -------
@@ -147,6 +221,8 @@ def import_path(
 
     Raises
     ------
+    ImportTooLarge
+        The file is over one of the import limits.
     ImportError_
         Unknown layer, or a file that cannot be read at all.
 
@@ -159,10 +235,13 @@ def import_path(
     """
     layer = resolve_layer(registry, layer_id)
     path = Path(path)
-    data = read_path(path, crs=crs, file_layer=file_layer, max_upload_mb=settings.max_upload_mb)
+    data = read_path(path, crs=crs, file_layer=file_layer, max_upload_mb=settings.max_upload_mb,
+                     max_unpacked_mb=settings.import_max_unpacked_mb,
+                     max_features=settings.import_max_features)
     report = import_frame(
         url, layer, data.frame, settings=settings, dry_run=dry_run, replace=replace,
         source=path.name, unit=data.unit, row_errors=data.row_errors, actor=actor, key_id=key_id,
+        before_commit=before_commit,
     )
     report.warnings[:0] = data.warnings
     return report
@@ -190,6 +269,7 @@ def import_frame(
     row_errors: dict[int, str] | None = None,
     actor: str = "cli",
     key_id: int | None = None,
+    before_commit: BeforeCommit | None = None,
 ) -> ImportReport:
     """Validate a GeoDataFrame against ``layer`` and write it in one transaction, all or nothing.
 
@@ -204,14 +284,14 @@ def import_frame(
         when none). A default 0-based index is reported as feature numbers 1, 2, …; any other
         index is reported as it is (e.g. CSV line numbers).
     settings
-        For the service area.
+        For the service area and how many rejections the report lists.
     dry_run, replace
         As in :func:`import_path`.
     source, unit
         How the report names the data and its rows ("Zeile" or "Objekt").
     row_errors
         Problems the reader already found, by index label.
-    actor, key_id
+    actor, key_id, before_commit
         As in :func:`import_path`.
 
     Returns
@@ -221,7 +301,7 @@ def import_frame(
     frame = _in_wgs84(frame)
     numbers = _numbers(frame.index)
     report = ImportReport(layer=layer.id, source=source, unit=unit, total=len(frame),
-                          dry_run=dry_run)
+                          dry_run=dry_run, listed_limit=settings.import_report_rejections)
     attributes = _match_columns(pd.DataFrame(frame.drop(columns=frame.geometry.name)), layer)
     optional = _geometry_optional(layer, attributes)
     place_names = _pop_place_names(layer, attributes)
@@ -234,7 +314,7 @@ def import_frame(
     for pos in np.flatnonzero(reader_errors):
         result.errors[pos].insert(0, (row_errors or {})[numbers[pos]])
     _write(url, layer, result, place_names, report, numbers, attributes, replace=replace,
-           who=_Who(actor, key_id))
+           who=_Who(actor, key_id), before_commit=before_commit)
     return report
 
 
@@ -320,6 +400,7 @@ def _write(
     *,
     replace: bool,
     who: _Who,
+    before_commit: BeforeCommit | None = None,
 ) -> None:
     """One transaction: resolve names, replace, COPY, INSERT … SELECT; roll back on any problem."""
     engine = sync_engine(url)
@@ -338,8 +419,11 @@ def _write(
             report.imported = _copy_insert(cur, layer, result, who)
         if report.dry_run:
             conn.rollback()
-        else:
+        elif before_commit is None or before_commit(conn, report):
             conn.commit()
+        else:
+            conn.rollback()
+            report.imported = report.replaced = 0
     except psycopg.Error as exc:
         conn.rollback()
         log.warning("import into %s failed in the database: %s", layer.id, exc)
@@ -353,7 +437,8 @@ def _write(
 def _collect_rejections(result: FrameResult, report: ImportReport, numbers: list[int],
                         names: list[str | None]) -> None:
     for pos in result.rejected:
-        report.rejected.append(Rejected(numbers[pos], names[pos], " ".join(result.errors[pos])))
+        errors = result.errors[pos]
+        report.reject(Rejected(numbers[pos], names[pos], " ".join(errors)), errors)
 
 
 def _database_reason(exc: psycopg.Error) -> str:

@@ -1,13 +1,21 @@
 """Reading GIS files for import: GeoJSON, GeoPackage, zipped Shapefile and CSV, into EPSG:4326.
 
+Every file is opened only as the format its suffix names, after its content has been checked
+(:mod:`geo_service.io.formats`), by GDAL narrowed to that format's one driver
+(:mod:`geo_service.io.gdal`); zips are unpacked by :mod:`geo_service.io.archive`, CSV is read by
+pandas. The command line and the HTTP import both read through :func:`read_path`.
+
 Everything that makes a whole file unusable raises :class:`ImportError_` with one German
-sentence a person can act on; problems of single rows are left to validation.
+sentence a person can act on (:class:`ImportTooLarge` for the limits); problems of single rows
+are left to validation.
 """
 
 from __future__ import annotations
 
 import codecs
 import io
+import re
+import tempfile
 import warnings as pywarnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +28,24 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from geo_service.errors import InvalidData
+from geo_service.io.archive import unpack_shapefiles
+from geo_service.io.formats import (
+    CSV,
+    FORMATS_TEXT,
+    SHAPEFILE,
+    ZIPPED_SHAPEFILE,
+    Format,
+    ImportError_,
+    ImportTooLarge,
+    broken,
+    check_content,
+    describe,
+    format_of,
+)
+from geo_service.io.gdal import only_driver
 from geo_service.validation import parse_decimal
 
-GIS_SUFFIXES = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GeoPackage",
-                ".zip": "gezipptes Shapefile", ".shp": "Shapefile"}
-CSV_SUFFIXES = {".csv", ".txt", ".tsv"}
-FORMATS_TEXT = "GeoJSON, GeoPackage, gezipptes Shapefile oder CSV"
+__all__ = ["FORMATS_TEXT", "ImportError_", "ImportTooLarge", "SourceData", "read_path"]
 
 # Column names (lower case) that hold coordinates, as GIS tools and spreadsheets name them.
 LON_NAMES = ("lon", "lng", "long", "longitude", "laenge", "länge", "geo_laenge")
@@ -36,10 +55,13 @@ Y_NAMES = ("y", "hochwert", "northing", "nordwert", "y_coord")
 WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "geometrie")
 
 WGS84 = CRS.from_epsg(4326)
-
-
-class ImportError_(InvalidData):  # noqa: N801 - the trailing underscore avoids the builtin
-    """A file that cannot be imported at all (missing, broken, empty, without coordinates …)."""
+#: How a CRS may be given with --crs or ?crs=: an EPSG code in one of its usual spellings. A free
+#: text would reach PROJ, which also reads definitions from files.
+_EPSG_FORMS = re.compile(
+    r"^\s*(?:EPSG:|urn:ogc:def:crs:EPSG:[0-9.]*:|https?://www\.opengis\.net/def/crs/EPSG/[0-9.]+/)?"
+    r"([0-9]{4,6})\s*$", re.IGNORECASE)
+_CRS84_FORMS = ("OGC:CRS84", "CRS84", "urn:ogc:def:crs:OGC:1.3:CRS84",
+                "http://www.opengis.net/def/crs/OGC/1.3/CRS84")
 
 
 @dataclass
@@ -62,19 +84,27 @@ def read_path(
     crs: str | None = None,
     file_layer: str | None = None,
     max_upload_mb: float | None = None,
+    max_unpacked_mb: float | None = None,
+    max_features: int | None = None,
 ) -> SourceData:
     """Read a GIS file or CSV and reproject it to EPSG:4326.
 
     Parameters
     ----------
     path
-        ``.geojson``/``.json``, ``.gpkg``, ``.zip`` (Shapefile), ``.shp`` or ``.csv``.
+        ``.geojson``/``.json``, ``.gpkg``, ``.zip`` (Shapefile), ``.shp`` or ``.csv``; the suffix
+        decides the format, and a file whose content is another format is refused.
     crs
-        CRS of a CSV's x/y columns, or of a file that declares none (e.g. ``"EPSG:25832"``).
+        CRS of a CSV's x/y columns, or of a file that declares none, as an EPSG code
+        (``"EPSG:25832"``, ``"25832"`` or its OGC URN/URI).
     file_layer
         The layer inside a GeoPackage (or a zip with several Shapefiles).
     max_upload_mb
         Larger files are refused before they are read.
+    max_unpacked_mb
+        Largest total of a zip's Shapefile parts, counted while unpacking.
+    max_features
+        Files with more features (CSV: rows) are refused.
 
     Returns
     -------
@@ -82,9 +112,11 @@ def read_path(
 
     Raises
     ------
+    ImportTooLarge
+        The file, its unpacked content or its number of features is over a limit.
     ImportError_
-        Missing, too large, empty, broken or non-spatial file; CSV without coordinate columns;
-        unknown CRS; no CRS where one is needed.
+        Missing, empty, broken or non-spatial file; content of another format; CSV without
+        coordinate columns; unknown CRS; no CRS where one is needed.
 
     Examples
     --------
@@ -94,26 +126,38 @@ def read_path(
     """
     path = Path(path)
     requested = _parse_crs(crs) if crs else None
+    fmt = format_of(path.name)
     _check_file(path, max_upload_mb)
-    suffix = path.suffix.lower()
-    if suffix in CSV_SUFFIXES:
-        return _read_csv(path, requested)
-    if suffix in GIS_SUFFIXES:
-        return _read_gis(path, requested, file_layer)
-    raise ImportError_(
-        f"Das Dateiformat »{path.suffix or path.name}« wird nicht unterstützt; erlaubt sind "
-        f"{FORMATS_TEXT} (.geojson, .json, .gpkg, .zip, .shp, .csv)."
-    )
+    check_content(path, fmt)
+    if fmt is CSV:
+        return _read_csv(path, requested, max_features)
+    if fmt is ZIPPED_SHAPEFILE:
+        with tempfile.TemporaryDirectory(prefix="qk-shp-") as folder:
+            shapefiles, skipped = unpack_shapefiles(path, Path(folder),
+                                                    max_unpacked_mb=max_unpacked_mb)
+            for shapefile in shapefiles:
+                check_content(shapefile, SHAPEFILE)
+            data = _read_gis(path, fmt, requested, file_layer, max_features, shapefiles)
+        if skipped:
+            data.warnings.append(f"In {path.name} nicht gelesen (kein Teil eines Shapefiles): "
+                                 f"{', '.join(skipped[:8])}{' …' if len(skipped) > 8 else ''}.")
+        return data
+    return _read_gis(path, fmt, requested, file_layer, max_features, [path])
 
 
 def _parse_crs(text: str) -> CRS:
+    code = _EPSG_FORMS.match(text)
     try:
-        return CRS.from_user_input(text)
+        if code:
+            return CRS.from_epsg(int(code.group(1)))
+        if text.strip() in _CRS84_FORMS:
+            return CRS.from_user_input("OGC:CRS84")
     except CRSError:
-        raise ImportError_(
-            f"Das Koordinatensystem »{text}« ist unbekannt; geben Sie es als EPSG-Code an, "
-            "z. B. EPSG:25832 oder EPSG:4326."
-        ) from None
+        pass
+    raise ImportError_(
+        f"Das Koordinatensystem »{text[:60]}« ist unbekannt; geben Sie es als EPSG-Code an, "
+        "z. B. EPSG:25832 oder EPSG:4326."
+    ) from None
 
 
 def _check_file(path: Path, max_upload_mb: float | None) -> None:
@@ -123,7 +167,7 @@ def _check_file(path: Path, max_upload_mb: float | None) -> None:
         raise ImportError_(f"{path} ist keine Datei, sondern ein Ordner; geben Sie die Datei an.")
     size = path.stat().st_size
     if max_upload_mb is not None and size > max_upload_mb * 1024 * 1024:
-        raise ImportError_(
+        raise ImportTooLarge(
             f"Die Datei {path.name} ist {size / 1024 / 1024:.1f} MB groß, erlaubt sind höchstens "
             f"{max_upload_mb} MB; teilen Sie sie auf oder bitten Sie um ein höheres Limit."
         )
@@ -131,46 +175,83 @@ def _check_file(path: Path, max_upload_mb: float | None) -> None:
         raise ImportError_(f"Die Datei {path.name} ist leer (0 Byte); exportieren Sie sie erneut.")
 
 
-def _broken(path: Path, kind: str) -> ImportError_:
-    return ImportError_(
-        f"Die Datei {path.name} lässt sich nicht als {kind} lesen – sie ist beschädigt oder hat "
-        f"ein anderes Format; speichern Sie sie erneut als {FORMATS_TEXT}."
-    )
+def _too_many(name: str, count: int | None, max_features: int) -> ImportTooLarge:
+    held = f"{count:,}".replace(",", ".") if count else f"mehr als {max_features:,}".replace(",", ".")
+    return ImportTooLarge(
+        f"Die Datei {name} enthält {held} Objekte, erlaubt sind höchstens "
+        f"{max_features:,} je Import".replace(",", ".")
+        + " (Einstellung GEO_SERVICE_IMPORT_MAX_FEATURES); teilen Sie sie auf.")
 
 
 # -- GeoJSON, GeoPackage, Shapefile -----------------------------------------------------------
-def _read_gis(path: Path, requested: CRS | None, file_layer: str | None) -> SourceData:
-    kind = GIS_SUFFIXES[path.suffix.lower()]
-    layer = _choose_layer(path, kind, file_layer)
-    try:
-        with pywarnings.catch_warnings():
-            pywarnings.simplefilter("ignore", RuntimeWarning)
-            # Dates stay text: validation parses them by the layer's types, not GDAL's guesses.
-            frame = pyogrio.read_dataframe(path, layer=layer, datetime_as_string=True)
-            info = pyogrio.read_info(path, layer=layer)
-    except Exception as exc:  # pyogrio's DataSourceError, DataLayerError, UnicodeError …
-        raise _broken(path, kind) from exc
+def _read_gis(source: Path, fmt: Format, requested: CRS | None, file_layer: str | None,
+              max_features: int | None, files: list[Path]) -> SourceData:
+    """Read one layer with GDAL narrowed to the format's driver.
+
+    ``files`` are what GDAL opens: the file itself, or a zip's unpacked ``.shp`` files (one
+    layer each, named by the file); messages name ``source``, the file the person gave.
+    """
+    assert fmt.driver is not None
+    with only_driver(fmt.driver):
+        layers = _list_layers(source, fmt, files)
+        layer = _choose_layer(source, layers, file_layer)
+        path = next((f for f in files if f.stem == layer), files[0]) if len(files) > 1 else files[0]
+        name = None if len(files) > 1 or fmt is ZIPPED_SHAPEFILE else layer
+        try:
+            with pywarnings.catch_warnings():
+                pywarnings.simplefilter("ignore", RuntimeWarning)
+                info = pyogrio.read_info(path, layer=name)
+                count = int(info.get("features", -1))
+                if max_features is not None and count > max_features:
+                    raise _too_many(source.name, count, max_features)
+                # Dates stay text: validation parses them by the layer's types, not GDAL's guesses.
+                frame = pyogrio.read_dataframe(
+                    path, layer=name, datetime_as_string=True,
+                    max_features=None if max_features is None else max_features + 1)
+        except ImportError_:
+            raise
+        except Exception as exc:  # pyogrio's DataSourceError, DataLayerError, UnicodeError …
+            raise _unreadable(source, fmt) from exc
+    if max_features is not None and len(frame) > max_features:
+        raise _too_many(source.name, None, max_features)
     if not isinstance(frame, gpd.GeoDataFrame) or info.get("geometry_type") is None:
-        raise _non_spatial(path, layer)
+        raise _non_spatial(source, layer)
     if len(frame) == 0:
-        raise ImportError_(f"Die Datei {path.name} enthält keine Objekte; es gibt nichts zu "
+        raise ImportError_(f"Die Datei {source.name} enthält keine Objekte; es gibt nichts zu "
                            "importieren.")
     warnings: list[str] = []
     declared = _declared_crs(frame)
-    target = _resolve_crs(path, declared, requested, frame.geometry.values, warnings)
+    target = _resolve_crs(source, declared, requested, frame.geometry.values, warnings)
     frame = frame.set_crs(target, allow_override=True)
     frame = _to_wgs84(frame)
     frame.index = pd.RangeIndex(1, len(frame) + 1)
     return SourceData(frame, "Objekt", warnings)
 
 
-def _choose_layer(path: Path, kind: str, file_layer: str | None) -> str:
+def _unreadable(source: Path, fmt: Format) -> ImportError_:
+    """GDAL's driver for the format did not recognise the file; say what it is if we can tell."""
+    from geo_service.io.formats import refused
+
+    if fmt is not ZIPPED_SHAPEFILE and source.exists():
+        with source.open("rb") as stream:
+            what = describe(stream.read(4096))
+        if what is not None:
+            return refused(source, fmt, what)
+    return broken(source, fmt.kind)
+
+
+def _list_layers(source: Path, fmt: Format, files: list[Path]) -> list[tuple[str, object]]:
     try:
-        layers = pyogrio.list_layers(path)
+        if len(files) > 1 or fmt is ZIPPED_SHAPEFILE:
+            return [(f.stem, pyogrio.list_layers(f)[0][1]) for f in files]
+        return [(str(name), geometry) for name, geometry in pyogrio.list_layers(files[0])]
     except Exception as exc:
-        raise _broken(path, kind) from exc
-    names = [str(name) for name, _ in layers]
-    spatial = [str(name) for name, geometry in layers if geometry is not None]
+        raise _unreadable(source, fmt) from exc
+
+
+def _choose_layer(path: Path, layers: list[tuple[str, object]], file_layer: str | None) -> str:
+    names = [name for name, _ in layers]
+    spatial = [name for name, geometry in layers if geometry is not None]
     if file_layer is not None:
         if file_layer not in names:
             raise ImportError_(
@@ -264,9 +345,9 @@ def _to_wgs84(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 # -- CSV ----------------------------------------------------------------------------------------
-def _read_csv(path: Path, requested: CRS | None) -> SourceData:
+def _read_csv(path: Path, requested: CRS | None, max_features: int | None) -> SourceData:
     text, encoding = _decode(path.read_bytes(), path)
-    table = _parse_table(text, path)
+    table = _parse_table(text, path, max_features)
     warnings: list[str] = []
     if encoding == "cp1252":
         warnings.append(f"{path.name} ist nicht UTF-8; gelesen als Windows-1252.")
@@ -287,20 +368,21 @@ def _decode(raw: bytes, path: Path) -> tuple[str, str]:
     if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return raw.decode("utf-16"), "utf-16"
     if b"\x00" in raw[:4096]:
-        raise _broken(path, "CSV")
+        raise broken(path, "CSV")
     try:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         return raw.decode("cp1252", errors="replace"), "cp1252"
 
 
-def _parse_table(text: str, path: Path) -> pd.DataFrame:
+def _parse_table(text: str, path: Path, max_features: int | None) -> pd.DataFrame:
     header = text.lstrip().split("\n", 1)[0]
     # German spreadsheets separate with ';' because ',' is their decimal mark.
     separator = max((";", ",", "\t"), key=header.count)
     try:
         table = pd.read_csv(io.StringIO(text), sep=separator, dtype=str, keep_default_na=False,
-                            na_values=[""], skipinitialspace=True)
+                            na_values=[""], skipinitialspace=True,
+                            nrows=None if max_features is None else max_features + 1)
     except pd.errors.EmptyDataError:
         raise ImportError_(f"Die Datei {path.name} ist leer; es gibt nichts zu importieren.") from None
     except (pd.errors.ParserError, ValueError) as exc:
@@ -309,6 +391,8 @@ def _parse_table(text: str, path: Path) -> pd.DataFrame:
             f"Zeile so viele Spalten hat wie die Kopfzeile (Trennzeichen »{separator}«)."
         ) from None
     table.columns = [str(c).strip() for c in table.columns]
+    if max_features is not None and len(table) > max_features:
+        raise _too_many(path.name, None, max_features)
     if len(table) == 0:
         raise ImportError_(f"Die Datei {path.name} hat nur eine Kopfzeile und keine Objekte; es "
                            "gibt nichts zu importieren.")

@@ -14,14 +14,14 @@ from geo_service.api.deps import LayerDep, RegistryDep, SettingsDep
 from geo_service.api.routes.edit import PrincipalDep
 from geo_service.auth import Principal
 from geo_service.errors import Forbidden, InvalidParameter, PayloadTooLarge, UnsupportedMediaType
-from geo_service.io.importer import ImportReport, import_path
-from geo_service.io.reader import CSV_SUFFIXES, GIS_SUFFIXES
+from geo_service.io.importer import import_path
+from geo_service.io.formats import suffixes
 from geo_service.layers import Layer
 
 router = APIRouter(tags=["Bearbeiten"])
 
 #: What an upload may be: one file, so a Shapefile only zipped (its .dbf/.shx travel with it).
-UPLOAD_SUFFIXES = tuple(sorted((set(GIS_SUFFIXES) - {".shp"}) | CSV_SUFFIXES))
+UPLOAD_SUFFIXES = tuple(sorted(suffixes(upload=True)))
 #: Form encodings are refused: the body is the file itself (python-multipart is not installed,
 #: and a cross-site HTML form cannot send another content type without a CORS preflight).
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded", "text/plain")
@@ -64,21 +64,6 @@ async def _save_body(request: Request, path: Path, limit_bytes: int) -> None:
         raise InvalidParameter("The request body is empty: send the file itself as the body.")
 
 
-def _report_json(report: ImportReport) -> dict[str, object]:
-    return {"layer": report.layer, "source": report.source, "total": report.total,
-            "imported": report.imported, "replaced": report.replaced, "dry_run": report.dry_run,
-            "warnings": report.warnings, "summary": report.summary()}
-
-
-def _rejected_json(report: ImportReport) -> dict[str, object]:
-    """OGC exception JSON with every rejected feature and its reason."""
-    headline = report.summary().splitlines()[0]
-    rejected = [{"number": r.number, "unit": report.unit if r.number is not None else None,
-                 "name": r.name, "reason": r.reason} for r in report.rejected]
-    return {"code": "InvalidData", "description": headline, "detail": headline, "status": 400,
-            **_report_json(report), "imported": 0, "replaced": 0, "rejected": rejected}
-
-
 @router.post("/collections/{layer}/import", include_in_schema=False)
 async def import_file(
     request: Request, layer: LayerDep, registry: RegistryDep, settings: SettingsDep,
@@ -105,8 +90,5 @@ async def import_file(
             dry_run=dry_run, replace=replace, file_layer=file_layer, actor=who.actor,
             key_id=who.key_id)
     report.source = PurePath(filename.replace("\\", "/")).name
-    if not report.ok:
-        return Response(orjson.dumps(_rejected_json(report)), status_code=400,
-                        media_type="application/json")
-    return Response(orjson.dumps(_report_json(report)), media_type="application/json",
-                    headers={"Cache-Control": "no-store"})
+    return Response(orjson.dumps(report.to_json()), status_code=200 if report.ok else 400,
+                    media_type="application/json", headers={"Cache-Control": "no-store"})
