@@ -58,7 +58,7 @@ def time_cli_import(url: str, path: Path) -> ImportTiming:
     """``geo-service import meeting_places <file>`` as a user runs it (its own process)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GEO_SERVICE_")}
     env.update({"GEO_SERVICE_DATABASE_URL": url, "GEO_SERVICE_LAYERS_DIR": str(ROOT / "layers"),
-                "GEO_SERVICE_MAX_UPLOAD_MB": "2000"})
+                "GEO_SERVICE_MAX_UPLOAD_MB": "2000", "GEO_SERVICE_IMPORT_MAX_FEATURES": "10000000"})
     cli = ROOT / ".venv" / "bin" / "geo-service"
     began = time.perf_counter()
     result = subprocess.run([str(cli), "import", "meeting_places", str(path)], env=env, cwd=ROOT,
