@@ -185,6 +185,31 @@ class Settings(BaseSettings):
         description="Rejected features an import report lists one by one; all of them are "
         "counted, by reason.",
     )
+    import_concurrency: int = Field(
+        default=2, ge=1,
+        description="Imports one service process runs at the same time, each in a process of "
+        "its own; further uploads wait their turn as accepted jobs.",
+    )
+    import_queue_limit: int = Field(
+        default=10, ge=1,
+        description="Imports one service process holds at once (running and waiting); beyond "
+        "that an upload is answered 503 with Retry-After and nothing is stored.",
+    )
+    import_wait_s: float = Field(
+        default=10.0, ge=0,
+        description="How long an upload waits for its import job: the finished report within "
+        "this time, else 202 with the job's address (never longer than the request timeout "
+        "allows).",
+    )
+    import_timeout_s: float = Field(
+        default=900.0, gt=0,
+        description="Longest an import job may run; then it is stopped and nothing is stored.",
+    )
+    import_max_memory_mb: int = Field(
+        default=2048,
+        description="Memory (data segment) one import process may use; beyond it the import "
+        "stops, nothing is stored, and the upload is refused as too large. 0: no limit.",
+    )
     pg_bin_dir: Path | None = Field(
         default=None,
         description="Folder with pg_dump/pg_restore; empty: the server's major version under "

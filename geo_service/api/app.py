@@ -18,8 +18,9 @@ from geo_service.api.errors import register_error_handlers
 from geo_service.api.limits import LimitsMiddleware
 from geo_service.api.openapi import build_openapi
 from geo_service.api.routes import docs, edit, features, health, layers, maps, nearby, reports
-from geo_service.api.routes import bulk, editor, tiles
+from geo_service.api.routes import bulk, editor, jobs, tiles
 from geo_service.db.engine import async_engine, resolve_url
+from geo_service.jobs.manager import JobManager
 from geo_service.layers import Registry
 from geo_service.ops import install as install_ops
 from geo_service.maps.assets import use_local_assets
@@ -57,9 +58,13 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         app.state.engine = async_engine(url, settings)
         read_url = settings.database_read_url
         app.state.read_engine = async_engine(read_url, settings) if read_url else app.state.engine
+        # Imports run as jobs in processes of their own (issue 10B).
+        app.state.jobs = JobManager(app.state.engine, url, settings)
+        await app.state.jobs.start()
         try:
             yield
         finally:
+            await app.state.jobs.close()
             await app.state.engine.dispose()
             if app.state.read_engine is not app.state.engine:
                 await app.state.read_engine.dispose()
@@ -91,8 +96,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
     register_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in (health.router, layers.router, nearby.router, docs.router, maps.router,
-                   reports.router, edit.router, bulk.router, editor.router, tiles.router,
-                   features.router):
+                   reports.router, edit.router, bulk.router, jobs.router, editor.router,
+                   tiles.router, features.router):
         app.include_router(router)
     install_ops(app, settings)  # logs, request ids, metrics, proxy headers, prefix
     return app

@@ -25,8 +25,10 @@ PATH = "/collections/spielplaetze/import"
 @pytest.fixture(scope="module")
 def server(module_db_url: str) -> Iterator[LiveServer]:
     """One server for the module (tests compare counts before and after, never absolute ones),
-    with a 1 MB upload limit so the limit test needs no large body."""
-    with LiveServer(make_settings(module_db_url, max_upload_mb=1)) as live:
+    with a 1 MB upload limit so the limit test needs no large body. Its imports are answered
+    with their report (the module checks reports; tests/api/test_import_jobs.py checks jobs),
+    however slow the first job process starts on a loaded machine."""
+    with LiveServer(make_settings(module_db_url, max_upload_mb=1, import_wait_s=60)) as live:
         yield live
 
 

@@ -76,5 +76,11 @@ class LiveServer:
                 self._process.kill()
                 self._process.wait()
 
+    @property
+    def pid(self) -> int:
+        """The server process (for its memory figures in /proc)."""
+        assert self._process is not None
+        return self._process.pid
+
     def get(self, path: str, **kwargs: object) -> httpx.Response:
         return self.client.get(path, **kwargs)  # type: ignore[arg-type]
