@@ -164,7 +164,7 @@ def check_content(path: Path, fmt: Format) -> None:
 
 # -- GeoJSON --------------------------------------------------------------------------------------
 #: A string that decodes to "crs" as GDAL's JSON parser (json-c, lenient) finds member names: any
-#: case, any letter written as a \\u escape, in double or single quotes.
+#: case, any letter written as a unicode escape (\u0063 for c), in double or single quotes.
 _CRS_TOKEN = re.compile(rb"""(["'])(?:c|\\u00[46]3)(?:r|\\u00[57]2)(?:s|\\u00[57]3)\1""",
                         re.IGNORECASE)
 #: What json-c skips between a member's name and its colon: white space and comments.

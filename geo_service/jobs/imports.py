@@ -60,11 +60,11 @@ def interrupted() -> Outcome:
                    "wurde; nichts wurde gespeichert. Bitte laden Sie die Datei erneut hoch.")
 
 
-def crashed(exit_code: int | None) -> Outcome:
+def crashed(exit_code: int | None = None) -> Outcome:
+    code = f" (Code {exit_code})" if exit_code is not None else ""
     return failure(400, "InvalidData",
-                   "Die Datei ließ sich nicht verarbeiten: der Importprozess ist abgebrochen "
-                   f"(Code {exit_code}); nichts wurde gespeichert. Prüfen Sie die Datei oder "
-                   "speichern Sie sie erneut.")
+                   f"Die Datei ließ sich nicht verarbeiten: der Importprozess ist abgebrochen{code}; "
+                   "nichts wurde gespeichert. Prüfen Sie die Datei oder speichern Sie sie erneut.")
 
 
 def timed_out(seconds: float) -> Outcome:
@@ -130,7 +130,7 @@ def _import(job: uuid.UUID, spec: ImportSpec, settings: Settings) -> Outcome | N
         return out_of_memory(settings.import_max_memory_mb)
     except Exception:
         log.exception("import job %s failed", job)
-        return crashed(None)
+        return crashed()
     return None if committed else outcome_of(report)
 
 

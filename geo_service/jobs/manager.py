@@ -203,7 +203,7 @@ class JobManager:
         except Exception:
             log.exception("job %s could not be run", job_id)
             with contextlib.suppress(Exception):
-                await self._record(job_id, imports.crashed(None))
+                await self._record(job_id, imports.crashed())
         finally:
             folder.cleanup()
             self._held.pop(job_id, None)

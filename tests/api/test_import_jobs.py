@@ -13,33 +13,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import numpy as np
 import psycopg
 import pytest
 
 from geo_service.auth import create_key
 from tests.conftest import make_settings
-from tests.io.files import playgrounds, write
+from tests.io.files import many_playgrounds, playgrounds, write
 from tests.utils.builders import count
 from tests.utils.imports import settled, watch
 from tests.utils.server import LiveServer
 
 PATH = "/collections/spielplaetze/import"
 LAYER_ROWS = "SELECT count(*) FROM features WHERE layer = 'spielplaetze'"
-
-
-def _points(path: Path, n: int, prefix: str) -> Path:
-    """n valid playgrounds around Gifhorn, as GeoJSON text (fast to write)."""
-    rng = np.random.default_rng(n)
-    lon, lat = 10.40 + rng.random(n) * 0.3, 52.40 + rng.random(n) * 0.15
-    with path.open("w", encoding="utf-8") as out:
-        out.write('{"type": "FeatureCollection", "features": [\n')
-        out.write(",\n".join(
-            f'{{"type": "Feature", "properties": {{"name": "{prefix} {i}", "age_group": "alle"}}, '
-            f'"geometry": {{"type": "Point", "coordinates": [{x:.6f}, {y:.6f}]}}}}'
-            for i, (x, y) in enumerate(zip(lon, lat))))
-        out.write("]}\n")
-    return path
 
 
 def _named(db_url: str, prefix: str) -> int:
@@ -114,7 +99,7 @@ def test_same_idempotency_key_gets_the_first_job(
         replicas: tuple[LiveServer, LiveServer], module_db_url: str, tmp_path: Path) -> None:
     first, second = replicas
     headers = {**_key(module_db_url), "Idempotency-Key": f'"{uuid.uuid4()}"'}
-    body = _points(tmp_path / "wieder.geojson", 50, "Wiederholt").read_bytes()
+    body = many_playgrounds(tmp_path / "wieder.geojson", 50, "Wiederholt").read_bytes()
     params = {"filename": "wieder.geojson"}
     answers: list[httpx.Response] = []
 
@@ -172,7 +157,7 @@ def hurried(db_url: str) -> Iterator[LiveServer]:
 def test_a_timed_out_import_is_a_job_to_watch_never_a_retry(
         hurried: LiveServer, db_url: str, tmp_path: Path) -> None:
     headers = _key(db_url)
-    body = _points(tmp_path / "lang.geojson", 60_000, "Dauert").read_bytes()
+    body = many_playgrounds(tmp_path / "lang.geojson", 60_000, "Dauert").read_bytes()
     started = time.monotonic()
     response = hurried.client.post(PATH, params={"filename": "lang.geojson"}, content=body,
                                    headers=headers)
@@ -212,7 +197,7 @@ def _trickle(live: LiveServer, headers: dict[str, str], body: bytes, seconds: fl
 def test_a_request_timing_out_during_upload_stores_nothing(
         hurried: LiveServer, db_url: str, tmp_path: Path) -> None:
     headers = _key(db_url)
-    body = _points(tmp_path / "langsam.geojson", 200, "Langsam").read_bytes()
+    body = many_playgrounds(tmp_path / "langsam.geojson", 200, "Langsam").read_bytes()
     status = _trickle(hurried, headers, body, seconds=5)
     assert status == 503
     time.sleep(2)
@@ -225,7 +210,7 @@ def test_import_interrupted_by_a_restart_runs_again_on_retry_once(db_url: str,
     """The service stops while an import runs: the job says so (503, nothing stored); the
     client's retry with the same Idempotency-Key, on the restarted service, runs it once."""
     headers = {**_key(db_url), "Idempotency-Key": "neustart-1"}
-    body = _points(tmp_path / "neustart.geojson", 60_000, "Neustart").read_bytes()
+    body = many_playgrounds(tmp_path / "neustart.geojson", 60_000, "Neustart").read_bytes()
     params = {"filename": "neustart.geojson"}
     settings = make_settings(db_url, import_wait_s=0)
     with LiveServer(settings) as before_restart:

@@ -102,6 +102,7 @@ def _answers_without_secrets(text: str, password: str) -> None:
     assert "VOM_LISTENER_GELESEN" not in text
 
 
+@pytest.mark.filterwarnings("ignore:Unknown type:RuntimeWarning")
 def test_vrt_really_reads_the_password_when_gdal_picks_the_driver(
         listener: Listener, pg_cluster: TestCluster, tmp_path: Path) -> None:
     """The premise: opened by content, the VRT upload reads the password and fetches URLs."""

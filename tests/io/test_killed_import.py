@@ -9,32 +9,16 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import psycopg
 
 from tests.conftest import ROOT
-from tests.io.files import playgrounds, write
+from tests.io.files import many_playgrounds, playgrounds, write
 from tests.utils.builders import count
 
 #: Enough points that the COPY and the INSERT … SELECT take seconds on a small machine.
 POINTS = 120_000
 #: The import's statements as pg_stat_activity shows them.
 WRITING = ("COPY _import", "WITH c AS (INSERT INTO features")
-
-
-def _big_geojson(path: Path, n: int) -> Path:
-    """n playgrounds around Gifhorn, written as text (fast, no GIS library needed)."""
-    rng = np.random.default_rng(7)
-    lon = 10.40 + rng.random(n) * 0.3
-    lat = 52.40 + rng.random(n) * 0.15
-    with path.open("w", encoding="utf-8") as out:
-        out.write('{"type": "FeatureCollection", "features": [\n')
-        out.write(",\n".join(
-            f'{{"type": "Feature", "properties": {{"name": "Killtest {i}", "age_group": "alle"}}, '
-            f'"geometry": {{"type": "Point", "coordinates": [{x:.6f}, {y:.6f}]}}}}'
-            for i, (x, y) in enumerate(zip(lon, lat))))
-        out.write("]}\n")
-    return path
 
 
 def _cli(db_url: str, *args: str) -> subprocess.Popen[bytes]:
@@ -51,7 +35,7 @@ def _import_sessions(conn: psycopg.Connection) -> list[tuple[int, str, str]]:
 
 
 def test_killed_import_leaves_nothing_half_written(db_url: str, tmp_path: Path) -> None:
-    path = _big_geojson(tmp_path / "gross.geojson", POINTS)
+    path = many_playgrounds(tmp_path / "gross.geojson", POINTS, "Killtest")
     layer_rows = "SELECT count(*) FROM features WHERE layer = 'spielplaetze'"
     before, history = count(db_url, layer_rows), count(db_url, "SELECT count(*) FROM history")
     process = _cli(db_url, "import", "spielplaetze", str(path))
