@@ -147,17 +147,24 @@ def test_stale_job_is_reported_interrupted_by_any_replica(
         "result"]["detail"]
 
 
-@pytest.fixture
-def hurried(db_url: str) -> Iterator[LiveServer]:
+@pytest.fixture(scope="module")
+def hurried(module_db_url: str) -> Iterator[LiveServer]:
     """A service whose requests time out after 3 s, holding one import at a time."""
-    with LiveServer(make_settings(db_url, request_timeout_s=3, import_queue_limit=1)) as live:
+    settings = make_settings(module_db_url, request_timeout_s=3, import_queue_limit=1)
+    with LiveServer(settings) as live:
         yield live
 
 
+def _jobs(db_url: str) -> int:
+    return count(db_url, "SELECT count(*) FROM jobs")
+
+
 def test_a_timed_out_import_is_a_job_to_watch_never_a_retry(
-        hurried: LiveServer, db_url: str, tmp_path: Path) -> None:
+        hurried: LiveServer, module_db_url: str, tmp_path: Path) -> None:
+    db_url = module_db_url
     headers = _key(db_url)
-    body = many_playgrounds(tmp_path / "lang.geojson", 60_000, "Dauert").read_bytes()
+    jobs_before = _jobs(db_url)
+    body = many_playgrounds(tmp_path / "lang.geojson", 40_000, "Dauert").read_bytes()
     started = time.monotonic()
     response = hurried.client.post(PATH, params={"filename": "lang.geojson"}, content=body,
                                    headers=headers)
@@ -170,9 +177,9 @@ def test_a_timed_out_import_is_a_job_to_watch_never_a_retry(
                                headers=headers)
     assert busy.status_code == 503 and busy.headers["retry-after"]
     status, result = settled(hurried.client, response, headers)
-    assert status == 200 and result["imported"] == 60_000
-    assert _named(db_url, "Dauert") == 60_000
-    assert count(db_url, "SELECT count(*) FROM jobs") == 1
+    assert status == 200 and result["imported"] == 40_000
+    assert _named(db_url, "Dauert") == 40_000
+    assert _jobs(db_url) == jobs_before + 1
 
 
 def _trickle(live: LiveServer, headers: dict[str, str], body: bytes, seconds: float) -> int:
@@ -195,14 +202,16 @@ def _trickle(live: LiveServer, headers: dict[str, str], body: bytes, seconds: fl
 
 
 def test_a_request_timing_out_during_upload_stores_nothing(
-        hurried: LiveServer, db_url: str, tmp_path: Path) -> None:
+        hurried: LiveServer, module_db_url: str, tmp_path: Path) -> None:
+    db_url = module_db_url
     headers = _key(db_url)
+    jobs_before = _jobs(db_url)
     body = many_playgrounds(tmp_path / "langsam.geojson", 200, "Langsam").read_bytes()
     status = _trickle(hurried, headers, body, seconds=5)
     assert status == 503
     time.sleep(2)
     assert _named(db_url, "Langsam") == 0
-    assert count(db_url, "SELECT count(*) FROM jobs") == 0
+    assert _jobs(db_url) == jobs_before
 
 
 def test_import_interrupted_by_a_restart_runs_again_on_retry_once(db_url: str,
@@ -210,7 +219,7 @@ def test_import_interrupted_by_a_restart_runs_again_on_retry_once(db_url: str,
     """The service stops while an import runs: the job says so (503, nothing stored); the
     client's retry with the same Idempotency-Key, on the restarted service, runs it once."""
     headers = {**_key(db_url), "Idempotency-Key": "neustart-1"}
-    body = many_playgrounds(tmp_path / "neustart.geojson", 60_000, "Neustart").read_bytes()
+    body = many_playgrounds(tmp_path / "neustart.geojson", 30_000, "Neustart").read_bytes()
     params = {"filename": "neustart.geojson"}
     settings = make_settings(db_url, import_wait_s=0)
     with LiveServer(settings) as before_restart:
@@ -229,8 +238,8 @@ def test_import_interrupted_by_a_restart_runs_again_on_retry_once(db_url: str,
         retry = after_restart.client.post(PATH, params=params, content=body, headers=headers)
         assert retry.status_code == 202 and retry.headers["location"].endswith(job_path)
         status, result = settled(after_restart.client, retry, headers)
-        assert status == 200 and result["imported"] == 60_000
+        assert status == 200 and result["imported"] == 30_000
         again = after_restart.client.post(PATH, params=params, content=body, headers=headers)
         assert again.status_code == 200 and again.json()["job"]["id"] == job_path.split("/")[-1]
-    assert _named(db_url, "Neustart") == 60_000
-    assert count(db_url, "SELECT count(*) FROM jobs") == 1
+    assert _named(db_url, "Neustart") == 30_000
+    assert _jobs(db_url) == 1
