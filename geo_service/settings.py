@@ -174,6 +174,17 @@ class Settings(BaseSettings):
         description="Folder with pg_dump/pg_restore; empty: the server's major version under "
         "/usr/lib/postgresql, else the newest installed.",
     )
+    # -- what leaves the service, and whom it believes (issue 10C) ---------------------------
+    export_max_features: int = Field(
+        default=50000, ge=1,
+        description="Most features in one 'download what I see' file (lowest ids first); the "
+        "answer says when the cap cut the view (Export-Truncated header, a note on the page).",
+    )
+    export_concurrency: int = Field(
+        default=2, ge=1,
+        description="'Download what I see' exports running at once per process; more wait up to "
+        "10 s for a slot, then get 503 with Retry-After.",
+    )
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -260,14 +260,48 @@
     new Measure().addTo(map);
   }
 
-  /* ---- "download what I see" ---- */
+  /* ---- "download what I see": fetched, so the page can say when the cap cut the view ---- */
   var download = document.getElementById("download");
+  function fileName(response, fallback) {
+    var match = /filename="?([^";]+)"?/.exec(response.headers.get("Content-Disposition") || "");
+    return match ? match[1] : fallback;
+  }
   if (download) {
     download.addEventListener("submit", function (event) {
       event.preventDefault();
       var layer = document.getElementById("dl-layer").value;
-      var q = new URLSearchParams({ bbox: QK.bboxOf(map), format: document.getElementById("dl-format").value });
-      window.location.assign("planung/export/" + encodeURIComponent(layer) + "?" + q.toString());
+      var format = document.getElementById("dl-format").value;
+      var q = new URLSearchParams({ bbox: QK.bboxOf(map), format: format });
+      var button = download.querySelector("button[type=submit]");
+      var number = function (n) { return new Intl.NumberFormat(cfg.lang).format(n); };
+      button.disabled = true;
+      QK.status(t("planner.download.running"));
+      fetch("planung/export/" + encodeURIComponent(layer) + "?" + q.toString()).then(function (response) {
+        if (response.status === 503 || response.status === 429) {
+          QK.status(t("planner.download.busy"));
+          return;
+        }
+        if (!response.ok) {
+          return response.json().catch(function () { return {}; }).then(function (doc) {
+            QK.status(t("planner.download.failed", { detail: doc.description || "HTTP " + response.status }));
+          });
+        }
+        var count = Number(response.headers.get("Export-Features") || 0);
+        var truncated = response.headers.get("Export-Truncated") === "true";
+        var name = fileName(response, layer + "." + format);
+        return response.blob().then(function (blob) {
+          var href = URL.createObjectURL(blob);
+          var link = el("a", { href: href, download: name, hidden: true });
+          document.body.appendChild(link);
+          link.click();
+          link.remove();
+          window.setTimeout(function () { URL.revokeObjectURL(href); }, 60000);
+          QK.status(t(truncated ? "planner.download.truncated" : "planner.download.done",
+                      { count: number(count) }));
+        });
+      }).catch(function () {
+        QK.status(t("planner.download.failed", { detail: "network" }));
+      }).then(function () { button.disabled = false; QK.loaded(); });
     });
   }
 
