@@ -5,6 +5,13 @@ alert instead of silently closing the door."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
 from geo_service.ops.clients import client_address, network_of
 from geo_service.ops.proxy import TrustedProxies
 from tests.conftest import make_settings
@@ -50,3 +57,49 @@ def test_spoofed_forwarded_for_does_not_dodge_the_rate_limit(db_url: str) -> Non
         assert victim.status_code == 200
         assert live.get("/collections", headers=_as_proxy("203.0.113.9", "198.51.100.7")
                         ).status_code == 429
+
+
+def _report(live: LiveServer, real: str, *spoofed: str, feature: str = "meeting_places.1"):  # type: ignore[no-untyped-def]
+    return live.client.post("/reports", content=json.dumps({
+        "feature": feature, "message": "Die Öffnungszeiten stimmen nicht mehr."}),
+        headers={"Content-Type": "application/json", **_as_proxy(real, *spoofed)})
+
+
+@pytest.fixture
+def reports_server(db_url: str, tmp_path: Path) -> Iterator[tuple[LiveServer, Path]]:
+    """Small budgets the test names: 2 per network, 4 per block, 6 over all (the breaker)."""
+    log = tmp_path / "server.log"
+    settings = make_settings(db_url, report_limit_per_client=2, report_limit_per_block=4,
+                             report_limit_total=6)
+    with LiveServer(settings, log=log) as live:
+        yield live, log
+
+
+def test_reports_budget_per_network_per_block_and_the_breaker(
+        reports_server: tuple[LiveServer, Path], db_url: str) -> None:
+    live, log = reports_server
+    # One network, rotating the entries it writes itself: its own budget, then 429.
+    mine = [_report(live, "203.0.113.9", f"10.0.{n}.1").status_code for n in range(3)]
+    assert mine == [201, 201, 429], mine
+    limited = _report(live, "203.0.113.77", "8.8.8.8")
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) > 0
+    # A missing feature uses up nothing (the attempt is rolled back with its counters).
+    assert _report(live, "192.0.2.1", feature="meeting_places.999999").status_code == 404
+    # Many networks of one block (198.51.0.0/16): the block's budget, then 429.
+    block = [_report(live, f"198.51.{n}.20").status_code for n in range(1, 6)]
+    assert block == [201, 201, 201, 201, 429], block
+    # Six stored this hour from all networks: the breaker opens for everyone, with an alert.
+    assert _report(live, "192.0.2.1").status_code == 503
+    paused = _report(live, "100.64.0.1")
+    assert paused.status_code == 503 and int(paused.headers["retry-after"]) > 0
+    assert "paused" in paused.json()["description"]
+    metrics = live.get("/metrics").text
+    assert "geo_service_reports_breaker_refusals_total 2.0" in metrics
+    with psycopg.connect(db_url) as conn:
+        stored = conn.execute("SELECT count(*) FROM reports").fetchone()[0]  # type: ignore[index]
+        buckets = [r[0] for r in conn.execute("SELECT bucket FROM report_counters")]
+    assert stored == 6
+    assert not any("203.0.113" in b or "198.51" in b for b in buckets)  # hashes only
+    alerts = [json.loads(line) for line in log.read_text().splitlines()
+              if line.startswith("{") and "circuit breaker" in line]
+    assert len(alerts) == 1 and alerts[0]["level"] == "ERROR", alerts  # once, not per refusal
