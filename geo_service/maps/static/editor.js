@@ -36,6 +36,7 @@
         try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
         return { status: response.status, ok: response.ok, data: data,
                  etag: response.headers.get("ETag"),
+                 consentRevoked: response.headers.get("Consent-Revoked") === "true",
                  detail: data && (data.detail || data.description) || ("HTTP " + response.status) };
       });
     });
@@ -366,7 +367,8 @@
         editing(res.data, res.etag);
         fillForm(res.data.properties || {});
         showGeometry(res.data.geometry);
-        $("save-status").textContent = t("planner.editor.saved", { id: res.data.id });
+        $("save-status").textContent = t("planner.editor.saved", { id: res.data.id }) +
+          (res.consentRevoked ? " " + t("planner.editor.consent_revoked") : "");
         $("save-status").className = "saved";
         loadItems();
       } else if (res.status === 412) {
