@@ -407,7 +407,7 @@
         },
         onEachFeature: function (feature, item) {
           var props = feature.properties || {};
-          if (shown.label && props[shown.label]) { item.bindTooltip(String(props[shown.label])); }
+          if (shown.label && props[shown.label]) { item.bindTooltip(QK.text(props[shown.label])); }
           item.on("click", function (event) {
             // While an area is being drawn, a click on an item is one more corner.
             if (mode() === "area" && vertices.length && !areaDone) { return; }

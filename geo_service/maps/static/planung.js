@@ -34,7 +34,7 @@
   }
 
   function tooltipFor(layer, props) {
-    return el("span", { text: (layer.label && props[layer.label]) || layer.title });
+    return QK.text((layer.label && props[layer.label]) || layer.title);
   }
 
   /* ---- choropleth of the chosen indicator (quartiers) ---- */
@@ -84,7 +84,7 @@
         },
         onEachFeature: function (f, lyr) {
           var pr = f.properties;
-          lyr.bindTooltip(el("span", { text: pr.name + (indicator && pr.value !== null ? " – " + pr.value : "") }));
+          lyr.bindTooltip(QK.text(pr.name + (indicator && pr.value !== null ? " – " + pr.value : "")));
           lyr.bindPopup(function () {
             return el("div", { "class": "card" }, [el("h2", { "class": "card-title", text: pr.name }),
               el("p", { text: pr.municipality }),
@@ -106,7 +106,7 @@
       pointToLayer: function (f, latlng) {
         return L.marker(latlng, { keyboard: true, title: (layer.label && f.properties[layer.label]) || layer.title,
           icon: L.divIcon({ className: "qk-dot qk-layer-" + layer.id, iconSize: [18, 18],
-                            html: "<span style=\"background:" + layer.color + "\"></span>" }) });
+                            html: el("span", { style: "background:" + layer.color }) }) });
       },
       onEachFeature: function (f, lyr) {
         lyr.bindTooltip(tooltipFor(layer, f.properties));
@@ -125,7 +125,7 @@
       return L.marker([f.geometry.coordinates[1], f.geometry.coordinates[0]], {
         keyboard: false, interactive: false,
         icon: L.divIcon({ className: "qk-count qk-layer-" + layer.id, iconSize: [size, size],
-                          html: "<span>" + Number(n) + "</span>" }) });
+                          html: QK.text(String(Number(n))) }) });
     });
     (group.addLayers ? group.addLayers(cells) : cells.forEach(function (c) { c.addTo(group); }));
     counts[layer.id] = fc.numberMatched;
@@ -214,7 +214,9 @@
                                                      disableClusteringAtZoom: 16 })
                             : L.featureGroup();
     groups[layer.id] = group;
-    overlays["<span class=\"swatch\" style=\"background:" + layer.color + "\"></span>" + QK.escapeHTML(layer.title)] = group;
+    // Leaflet's layer control takes names as HTML only: every part escaped.
+    overlays["<span class=\"swatch\" style=\"background:" + QK.escapeHTML(layer.color) + "\"></span>" +
+             QK.escapeHTML(layer.title)] = group;
     if (initial.indexOf(layer.id) >= 0) { active[layer.id] = true; group.addTo(map); }
     group.on("add", function () { active[layer.id] = true; reload(); });
     group.on("remove", function () { active[layer.id] = false; showTiles(layer, false); reload(); });
