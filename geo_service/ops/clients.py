@@ -22,8 +22,6 @@ BLOCK_PREFIX = {4: 16, 6: 32}
 class Trust(Protocol):
     """What :func:`client_address` needs to know about the trusted proxies."""
 
-    everyone: bool
-
     def knows(self, address: Address) -> bool:
         """Whether ``address`` is one of the proxies named explicitly (``'*'`` does not count)."""
         ...
