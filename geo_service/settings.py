@@ -169,6 +169,17 @@ class Settings(BaseSettings):
     metrics_enabled: bool = Field(
         default=True, description="Serve Prometheus metrics at /metrics."
     )
+    # -- hostile requests (issue 10A) -------------------------------------------------------
+    filter_max_length: int = Field(
+        default=8000,
+        description="Longest CQL2 filter in characters; longer ones are refused (400) before "
+        "they are parsed.",
+    )
+    filter_max_nesting: int = Field(
+        default=40,
+        description="Deepest nesting of a CQL2 filter, counted before it is parsed: parentheses "
+        "and runs of NOT/-/+ in CQL2 text, arrays and objects in CQL2 JSON.",
+    )
     pg_bin_dir: Path | None = Field(
         default=None,
         description="Folder with pg_dump/pg_restore; empty: the server's major version under "
