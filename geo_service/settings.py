@@ -176,9 +176,14 @@ class Settings(BaseSettings):
         "they are parsed.",
     )
     filter_max_nesting: int = Field(
-        default=40,
+        default=20,
         description="Deepest nesting of a CQL2 filter, counted before it is parsed: parentheses "
         "and runs of NOT/-/+ in CQL2 text, arrays and objects in CQL2 JSON.",
+    )
+    filter_parse_timeout_s: float = Field(
+        default=1.0,
+        description="Longest a CQL2 filter may take to parse (the parser runs in a child "
+        "process, which is stopped then); ordinary filters take milliseconds.",
     )
     pg_bin_dir: Path | None = Field(
         default=None,

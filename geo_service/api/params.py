@@ -104,8 +104,8 @@ def coerce_value(prop: Property, value: str) -> Any:
     return values.coerce(prop, value)
 
 
-def parse_items_query(layer: Layer, params: Mapping[str, str], settings: Settings,
-                      multi: Mapping[str, list[str]] | None = None) -> ItemsQuery:
+async def parse_items_query(layer: Layer, params: Mapping[str, str], settings: Settings,
+                            multi: Mapping[str, list[str]] | None = None) -> ItemsQuery:
     """Check every parameter of an items request and build the query.
 
     Unknown parameters are rejected (a typo must not silently return everything).
@@ -149,8 +149,9 @@ def parse_items_query(layer: Layer, params: Mapping[str, str], settings: Setting
             raise InvalidParameter("cursor und offset lassen sich nicht verbinden: folgen Sie dem next-Link.")
         query.after = decode_cursor(sort_keys(layer, query.sortby), params["cursor"], coerce_value)
     if "filter" in params:
-        query.cql = parse_filter(params["filter"], params.get("filter-lang"), FilterLimits(
-            max_length=settings.filter_max_length, max_nesting=settings.filter_max_nesting))
+        query.cql = await parse_filter(params["filter"], params.get("filter-lang"), FilterLimits(
+            max_length=settings.filter_max_length, max_nesting=settings.filter_max_nesting,
+            timeout_s=settings.filter_parse_timeout_s))
     elif "filter-lang" in params:
         raise InvalidParameter("filter-lang ist angegeben, aber kein filter.")
     for name, prop in filterable.items():
