@@ -167,9 +167,11 @@ class Settings(BaseSettings):
         default="INFO", description="Lowest level that is logged."
     )
     metrics_enabled: bool = Field(
-        default=True, description="Serve Prometheus metrics at /metrics."
+        default=True,
+        description="Serve Prometheus metrics at /metrics on the internal listener "
+        "(metrics_host:metrics_port), never on the public port.",
     )
-    # -- hostile requests (issue 10A) -------------------------------------------------------
+    # -- hostile requests, slow clients, internal endpoints (issue 10A) ----------------------
     filter_max_length: int = Field(
         default=8000,
         description="Longest CQL2 filter in characters; longer ones are refused (400) before "
@@ -184,6 +186,14 @@ class Settings(BaseSettings):
         default=1.0,
         description="Longest a CQL2 filter may take to parse (the parser runs in a child "
         "process, which is stopped then); ordinary filters take milliseconds.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address of the internal listener that serves /metrics (never the public "
+        "port); 0.0.0.0 in a container whose network only the monitoring reaches.",
+    )
+    metrics_port: int = Field(
+        default=9101, description="Port of the internal /metrics listener."
     )
     pg_bin_dir: Path | None = Field(
         default=None,
