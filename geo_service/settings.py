@@ -187,6 +187,12 @@ class Settings(BaseSettings):
         description="Longest a CQL2 filter may take to parse (the parser runs in a child "
         "process, which is stopped then); ordinary filters take milliseconds.",
     )
+    header_timeout_s: float = Field(
+        default=15.0,
+        description="A client must send its complete request headers within this many seconds "
+        "of connecting (or of the first byte of a further request on the connection); slower "
+        "ones get 408 and are closed. 0 switches the deadline off.",
+    )
     metrics_host: str = Field(
         default="127.0.0.1",
         description="Address of the internal listener that serves /metrics (never the public "

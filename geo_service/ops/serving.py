@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import tempfile
+from typing import Any
 
 import uvicorn
 from uvicorn.config import STARTUP_FAILURE
@@ -25,6 +26,7 @@ from uvicorn.supervisors import Multiprocess
 
 from geo_service.ops.internal import InternalListener
 from geo_service.ops.metrics import MULTIPROCESS_ENV, prepare_multiprocess
+from geo_service.ops.slow_clients import protocol_class
 from geo_service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,12 +34,22 @@ log = logging.getLogger(__name__)
 APP = "geo_service.api.asgi:create_from_env"
 
 
-def service_config(settings: Settings, *, host: str, port: int, http: str = "auto") -> uvicorn.Config:
+class ServiceConfig(uvicorn.Config):
+    """uvicorn's configuration plus the header deadline (read by the protocol classes; the
+    object is pickled into each worker)."""
+
+    def __init__(self, *args: Any, header_timeout_s: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.header_timeout_s = header_timeout_s
+
+
+def service_config(settings: Settings, *, host: str, port: int, http: str = "auto") -> ServiceConfig:
     """The workers' uvicorn configuration: the app factory by name (each worker builds its own
     app from the environment), uvicorn's proxy-header handling and access log off (the app does
     both, see ``geo_service.ops``)."""
-    return uvicorn.Config(
-        APP, factory=True, host=host, port=port, workers=max(1, settings.workers), http=http,
+    return ServiceConfig(
+        APP, factory=True, host=host, port=port, workers=max(1, settings.workers),
+        http=protocol_class(http), header_timeout_s=settings.header_timeout_s,
         proxy_headers=False, log_config=None, access_log=False,
         log_level=settings.log_level.lower(),
     )
