@@ -187,3 +187,33 @@ def test_far_days_are_evaluated_without_holding_the_worker(live: LiveServer) -> 
                                                "radius": "200000"})
         assert response.status_code == 200, response.text[:300]
     _still_serving(live)
+
+
+def test_write_bodies_with_values_the_database_cannot_hold(db_url: str) -> None:
+    """The same family in request bodies: a NUL in a text, an integer too large for the int4
+    column ``population``: 400, and nothing written."""
+    from geo_service.auth import create_key
+    from tests.utils.builders import count
+
+    key = create_key(db_url, role="admin", layers=[], districts=[], organisation=None,
+                     label="hostile values").token
+    auth = {"Authorization": f"Bearer {key}"}
+    with LiveServer(make_settings(db_url)) as server:
+        places = count(db_url, "SELECT count(*) FROM meeting_places")
+        made = server.client.post(ITEMS, headers=auth, json={
+            "type": "Feature", "geometry": {"type": "Point", "coordinates": [10.56, 52.48]},
+            "properties": {"name": "Treff\x00", "kind": "Nachbarschaftstreff"}})
+        assert made.status_code == 400 and "Nullzeichen" in made.json()["detail"], made.text
+        assert count(db_url, "SELECT count(*) FROM meeting_places") == places
+
+        quartier = server.get(QUARTIERS, params={"limit": 1}).json()["features"][0]
+        item = server.get(f"{QUARTIERS}/{quartier['id']}")
+        changed = server.client.patch(
+            f"{QUARTIERS}/{quartier['id']}", json={"properties": {"population": 3_000_000_000}},
+            headers={**auth, "If-Match": item.headers["ETag"],
+                     "Content-Type": "application/merge-patch+json"})
+        assert changed.status_code == 400, changed.text
+        assert changed.json()["code"] == "InvalidData" and "zu große Zahl" in changed.json()["detail"]
+        after = server.get(f"{QUARTIERS}/{quartier['id']}").json()
+        assert after["properties"]["population"] == quartier["properties"]["population"]
+        _still_serving(server)
