@@ -31,16 +31,23 @@ _408 = (b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconn
 
 
 class _HeaderDeadline:
-    """The deadline itself, shared by both protocol classes."""
+    """The deadline itself, mixed in before either protocol class (cooperative ``super()``)."""
 
     transport: asyncio.Transport
     loop: asyncio.AbstractEventLoop
-    _deadline: asyncio.TimerHandle | None = None
-    _header_timeout: float = DEFAULT_TIMEOUT
 
-    def _setup_deadline(self, config: Any) -> None:
+    def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)  # type: ignore[call-arg]
         self._header_timeout = float(getattr(config, "header_timeout_s", DEFAULT_TIMEOUT))
-        self._deadline = None
+        self._deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)  # type: ignore[misc]
 
     def _arm(self) -> None:
         if self._deadline is None and self._header_timeout > 0:
@@ -65,18 +72,6 @@ class _HeaderDeadline:
 
 class HeaderTimeoutH11Protocol(_HeaderDeadline, H11Protocol):
     """uvicorn's h11 protocol with the header deadline."""
-
-    def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
-        super().__init__(config, *args, **kwargs)
-        self._setup_deadline(config)
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._arm()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
-        super().connection_lost(exc)
 
     def _follow(self) -> None:
         # IDLE: h11 has not yet seen a complete request line and header block.
@@ -103,18 +98,6 @@ else:
 
     class HeaderTimeoutHttpToolsProtocol(_HeaderDeadline, HttpToolsProtocol):  # type: ignore[no-redef]
         """uvicorn's httptools protocol with the header deadline."""
-
-        def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
-            super().__init__(config, *args, **kwargs)
-            self._setup_deadline(config)
-
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-            super().connection_made(transport)
-            self._arm()
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._disarm()
-            super().connection_lost(exc)
 
         def on_message_begin(self) -> None:  # the first byte of a request
             super().on_message_begin()
