@@ -107,7 +107,10 @@ class Settings(BaseSettings):
         default=5, description="'Fehler melden' reports per client network per hour."
     )
     report_limit_total: int = Field(
-        default=200, description="'Fehler melden' reports per hour over all clients."
+        default=1000,
+        description="Circuit breaker of 'Fehler melden': above this many reports per hour over "
+        "all clients, reports are refused from everyone until the hour ends, and an error is "
+        "logged and counted (geo_service_reports_breaker_refusals_total) as an alert.",
     )
     map_point_threshold: int = Field(
         default=3000,
@@ -205,6 +208,22 @@ class Settings(BaseSettings):
         default=None,
         description="Folder with pg_dump/pg_restore; empty: the server's major version under "
         "/usr/lib/postgresql, else the newest installed.",
+    )
+    # -- what leaves the service, and whom it believes (issue 10C) ---------------------------
+    export_max_features: int = Field(
+        default=50000, ge=1,
+        description="Most features in one 'download what I see' file (lowest ids first); the "
+        "answer says when the cap cut the view (Export-Truncated header, a note on the page).",
+    )
+    export_concurrency: int = Field(
+        default=2, ge=1,
+        description="'Download what I see' exports running at once per process; more wait up to "
+        "10 s for a slot, then get 503 with Retry-After.",
+    )
+    report_limit_per_block: int = Field(
+        default=30, ge=0,
+        description="'Fehler melden' reports per hour from one wider block of networks (IPv4 "
+        "/16, IPv6 /32), on top of report_limit_per_client per network.",
     )
 
     @field_validator("trusted_proxies", mode="before")

@@ -20,6 +20,7 @@ from geo_service.api.limits import LimitsMiddleware
 from geo_service.api.openapi import build_openapi
 from geo_service.api.routes import docs, edit, features, health, layers, maps, nearby, reports
 from geo_service.api.routes import bulk, editor, tiles
+from geo_service.api.security import SecurityHeadersMiddleware
 from geo_service.db.engine import async_engine, resolve_url
 from geo_service.layers import Registry
 from geo_service.ops import install as install_ops
@@ -90,6 +91,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             allow_headers=["*"],
             expose_headers=["ETag", "Last-Modified", "Content-Crs", "Link"],
         )
+    # Outside the limits, so their 413/429/503 answers carry the headers too.
+    app.add_middleware(SecurityHeadersMiddleware)
     register_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in (health.router, layers.router, nearby.router, docs.router, maps.router,

@@ -63,6 +63,12 @@ IMPORTED_FEATURES = Counter(
     "geo_service_imported_features_total", "Features stored by imports.", ["layer"],
 )
 
+REPORTS_PAUSED = Counter(
+    "geo_service_reports_breaker_refusals_total",
+    "'Fehler melden' reports refused because the hour's breaker over all networks is open "
+    "(alert on any increase).",
+)
+
 
 def record_import(layer: str, *, ok: bool, features: int = 0) -> None:
     """Count one import (call from an import endpoint once its outcome is known)."""

@@ -9,8 +9,8 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
 
 from geo_service.api.deps import LangDep, ReadDep, RegistryDep, SettingsDep
 from geo_service.api.params import parse_ids, parse_instant, parse_int
@@ -18,6 +18,7 @@ from geo_service.api.responses import GeoJSONResponse
 from geo_service.errors import InvalidParameter, LayerNotFound
 from geo_service.maps import i18n
 from geo_service.maps.builder import build_map
+from geo_service.maps.export import export_bbox
 from geo_service.maps.hours import describe
 from geo_service.maps.pages import LEGAL, render_page
 from geo_service.queries import indicators, mapdata, values
@@ -229,10 +230,10 @@ EXPORT_FORMATS = {"geojson": (".geojson", "application/geo+json"),
 
 
 @router.get("/planung/export/{layer_id}")
-async def export_view(layer_id: str, request: Request, registry: RegistryDep) -> Response:
-    """The layer's public data inside ``bbox`` as a file ("download what I see")."""
-    from geo_service.maps.export import export_bbox
-
+async def export_view(layer_id: str, request: Request, registry: RegistryDep,
+                      settings: SettingsDep) -> Response:
+    """The layer's public data inside ``bbox`` as a file ("download what I see"), at most
+    ``export_max_features`` features; the headers say how many and whether the cap cut."""
     layer = registry.get(layer_id)
     if layer is None:
         raise LayerNotFound(f"There is no layer '{layer_id[:40]}'.")
@@ -243,13 +244,19 @@ async def export_view(layer_id: str, request: Request, registry: RegistryDep) ->
     bbox = _bbox(request.query_params.get("bbox"))
     # The primary: always there (the replica router's fallback does not cover a URL handed on).
     url = request.app.state.engine.url.render_as_string(hide_password=False)
-    folder = tempfile.mkdtemp(prefix="qk-export-")
-    path = Path(folder) / f"{layer.id}{suffix}"
-    await run_in_threadpool(export_bbox, url, layer, path, bbox)
-    from starlette.background import BackgroundTask
-
-    return FileResponse(path, media_type=media, filename=path.name,
-                        background=BackgroundTask(_remove, Path(folder)))
+    folder = Path(tempfile.mkdtemp(prefix="qk-export-"))
+    path = folder / f"{layer.id}{suffix}"
+    try:
+        written = await export_bbox(request.app.state, settings, url, layer, path, bbox)
+    except BaseException:
+        _remove(folder)
+        raise
+    headers = {"Export-Features": str(written.features),
+               "Export-Limit": str(settings.export_max_features),
+               "Export-Truncated": "true" if written.truncated else "false",
+               "Cache-Control": "no-store"}
+    return FileResponse(path, media_type=media, filename=path.name, headers=headers,
+                        background=BackgroundTask(_remove, folder))
 
 
 def _remove(folder: Path) -> None:
