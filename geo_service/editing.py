@@ -171,9 +171,28 @@ async def _store(conn: AsyncConnection, layer: Layer, who: Principal, before: St
     await edit.update_feature(conn, layer, before.id, values, geometry)
     after = await _load(conn, layer, before.id, lock=False)
     await check_scope(conn, who, layer, after)
+    after.consent_voided = await void_consent_if_person_changed(conn, layer, before, after)
     await edit.record_history(conn, layer, before.id, action="update", who=who, before=before,
                               after=after)
     return after
+
+
+# -- consent belongs to a person --------------------------------------------------------------
+def person_changed(layer: Layer, before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Whether a change names another contact person: any personal field different, filled
+    or emptied. A consent covers the person it was given for, not the item."""
+    return edit.personal_values(layer, before) != edit.personal_values(layer, after)
+
+
+async def void_consent_if_person_changed(conn: AsyncConnection, layer: Layer,
+                                         before: StoredFeature, after: StoredFeature) -> bool:
+    """The rule for every write that changes an existing item (HTTP writes; an import that
+    updates items must call it too): when the contact person changes, every consent recorded
+    for the item is revoked, so the new person stays private until their own consent is
+    recorded. Returns whether a consent was revoked."""
+    if not person_changed(layer, before.properties, after.properties):
+        return False
+    return await edit.revoke_consents(conn, layer, after.id) > 0
 
 
 async def remove(conn: AsyncConnection, layer: Layer, who: Principal, feature_id: int, *,
@@ -204,11 +223,23 @@ async def restore(conn: AsyncConnection, layer: Layer, who: Principal, feature_i
 
 
 async def history(conn: AsyncConnection, layer: Layer, who: Principal, feature_id: int) -> list[dict[str, Any]]:
+    """Every version of an item, for a key that may change it: the same layer, districts and
+    organisation as for writes (tested on the item as it is, or as it was when deleted), and
+    within the history only the states that lie in the key's scope."""
     check_layer(who, layer)
-    versions = await edit.feature_history(conn, layer, feature_id)
-    if not versions and await edit.load_feature(conn, layer, feature_id) is None:
-        raise FeatureNotFound(f"There is no item {feature_id} in {layer.id}.")
-    return versions
+    current = await edit.load_feature(conn, layer, feature_id)
+    if current is None:
+        state = await edit.last_state(conn, layer, feature_id)
+        if state is None:
+            raise FeatureNotFound(f"There is no item {feature_id} in {layer.id}.")
+        current = StoredFeature(feature_id, state.get("properties") or {},
+                                state.get("geometry"), dt.datetime.now(dt.timezone.utc))
+    await check_scope(conn, who, layer, current)
+    consented = (edit.personal_values(layer, current.properties)
+                 if await edit.has_consent(conn, layer, feature_id) else None)
+    return await edit.feature_history(
+        conn, layer, feature_id, districts=() if who.admin else who.districts,
+        organisation=None if who.admin else who.organisation, consented_person=consented)
 
 
 async def give_consent(conn: AsyncConnection, layer: Layer, who: Principal, feature_id: int,

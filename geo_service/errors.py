@@ -99,3 +99,15 @@ class RateLimited(ServiceError):
     def __init__(self, detail: str, retry_after: int):
         super().__init__(detail)
         self.headers = {"Retry-After": str(retry_after)}
+
+
+class Overloaded(ServiceError):
+    """The service protects itself for a while (all export slots busy, the reports breaker
+    open): the client should retry after ``retry_after`` seconds."""
+
+    status = 503
+    code = "ServiceUnavailable"
+
+    def __init__(self, detail: str, retry_after: int):
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after)}

@@ -107,7 +107,10 @@ class Settings(BaseSettings):
         default=5, description="'Fehler melden' reports per client network per hour."
     )
     report_limit_total: int = Field(
-        default=200, description="'Fehler melden' reports per hour over all clients."
+        default=1000,
+        description="Circuit breaker of 'Fehler melden': above this many reports per hour over "
+        "all clients, reports are refused from everyone until the hour ends, and an error is "
+        "logged and counted (geo_service_reports_breaker_refusals_total) as an alert.",
     )
     map_point_threshold: int = Field(
         default=3000,
@@ -167,12 +170,60 @@ class Settings(BaseSettings):
         default="INFO", description="Lowest level that is logged."
     )
     metrics_enabled: bool = Field(
-        default=True, description="Serve Prometheus metrics at /metrics."
+        default=True,
+        description="Serve Prometheus metrics at /metrics on the internal listener "
+        "(metrics_host:metrics_port), never on the public port.",
+    )
+    # -- hostile requests, slow clients, internal endpoints (issue 10A) ----------------------
+    filter_max_length: int = Field(
+        default=8000,
+        description="Longest CQL2 filter in characters; longer ones are refused (400) before "
+        "they are parsed.",
+    )
+    filter_max_nesting: int = Field(
+        default=20,
+        description="Deepest nesting of a CQL2 filter, counted before it is parsed: parentheses "
+        "and runs of NOT/-/+ in CQL2 text, arrays and objects in CQL2 JSON.",
+    )
+    filter_parse_timeout_s: float = Field(
+        default=1.0,
+        description="Longest a CQL2 filter may take to parse (the parser runs in a child "
+        "process, which is stopped then); ordinary filters take milliseconds.",
+    )
+    header_timeout_s: float = Field(
+        default=15.0,
+        description="A client must send its complete request headers within this many seconds "
+        "of connecting (or of the first byte of a further request on the connection); slower "
+        "ones get 408 and are closed. 0 switches the deadline off.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address of the internal listener that serves /metrics (never the public "
+        "port); 0.0.0.0 in a container whose network only the monitoring reaches.",
+    )
+    metrics_port: int = Field(
+        default=9101, description="Port of the internal /metrics listener."
     )
     pg_bin_dir: Path | None = Field(
         default=None,
         description="Folder with pg_dump/pg_restore; empty: the server's major version under "
         "/usr/lib/postgresql, else the newest installed.",
+    )
+    # -- what leaves the service, and whom it believes (issue 10C) ---------------------------
+    export_max_features: int = Field(
+        default=50000, ge=1,
+        description="Most features in one 'download what I see' file (lowest ids first); the "
+        "answer says when the cap cut the view (Export-Truncated header, a note on the page).",
+    )
+    export_concurrency: int = Field(
+        default=2, ge=1,
+        description="'Download what I see' exports running at once per process; more wait up to "
+        "10 s for a slot, then get 503 with Retry-After.",
+    )
+    report_limit_per_block: int = Field(
+        default=30, ge=0,
+        description="'Fehler melden' reports per hour from one wider block of networks (IPv4 "
+        "/16, IPv6 /32), on top of report_limit_per_client per network.",
     )
 
     @field_validator("trusted_proxies", mode="before")

@@ -8,17 +8,19 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from geo_service import __version__
+from geo_service.api.deps import check_query_text
 from geo_service.api.errors import register_error_handlers
 from geo_service.api.limits import LimitsMiddleware
 from geo_service.api.openapi import build_openapi
 from geo_service.api.routes import docs, edit, features, health, layers, maps, nearby, reports
 from geo_service.api.routes import bulk, editor, tiles
+from geo_service.api.security import SecurityHeadersMiddleware
 from geo_service.db.engine import async_engine, resolve_url
 from geo_service.layers import Registry
 from geo_service.ops import install as install_ops
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         openapi_url="/api",
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(check_query_text)],
     )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.state.settings = settings
@@ -88,6 +91,8 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
             allow_headers=["*"],
             expose_headers=["ETag", "Last-Modified", "Content-Crs", "Link"],
         )
+    # Outside the limits, so their 413/429/503 answers carry the headers too.
+    app.add_middleware(SecurityHeadersMiddleware)
     register_error_handlers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for router in (health.router, layers.router, nearby.router, docs.router, maps.router,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
-import ipaddress
 import logging
 import random
 import time
@@ -15,6 +14,8 @@ import orjson
 from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from geo_service.ops.clients import network_of
+
 log = logging.getLogger(__name__)
 
 EXEMPT_PREFIXES = ("/healthz", "/readyz", "/metrics", "/static/")
@@ -23,18 +24,9 @@ FLUSH_EVERY = 20
 FLUSH_SECONDS = 1.0
 
 
-def network_of(host: str | None) -> str:
-    """The client's network, never its full address: IPv4 /24, IPv6 /48."""
-    try:
-        address = ipaddress.ip_address(host or "")
-    except ValueError:
-        return "unknown"
-    prefix = 24 if address.version == 4 else 48
-    return str(ipaddress.ip_network(f"{address}/{prefix}", strict=False))
-
-
 def bucket_of(host: str | None, kind: str) -> str:
-    digest = hashlib.sha256(network_of(host).encode()).hexdigest()[:16]
+    """The counter of the client's network (a hash: no address is stored)."""
+    digest = hashlib.sha256((network_of(host) or "unknown").encode()).hexdigest()[:16]
     return f"{kind}:{digest}"
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import json
 import logging
 import sys
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
+
+from geo_service.ops.clients import network_of
 
 if TYPE_CHECKING:
     from geo_service.settings import Settings
@@ -32,16 +33,7 @@ def anonymise_ip(address: str | None) -> str | None:
     >>> anonymise_ip("2001:db8:abcd:12::1")
     '2001:db8:abcd::/48'
     """
-    if not address:
-        return None
-    try:
-        ip = ipaddress.ip_address(address)
-    except ValueError:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    prefix = 24 if ip.version == 4 else 48
-    return str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
+    return network_of(address)
 
 
 class JsonFormatter(logging.Formatter):

@@ -12,6 +12,8 @@ import re
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from geo_service.ops.clients import Address, client_address
+
 _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 _PREFIX = re.compile(r"^(/[A-Za-z0-9._~\-]+)*/?$")
 
@@ -37,7 +39,11 @@ class TrustedProxies:
             ip = ipaddress.ip_address(host)
         except ValueError:
             return False
-        return any(ip in net for net in self.networks)
+        return self.knows(ip)
+
+    def knows(self, address: Address) -> bool:
+        """Whether ``address`` lies in a network named explicitly (``*`` names none)."""
+        return any(address in net for net in self.networks)
 
 
 def _first(value: str) -> str:
@@ -50,7 +56,8 @@ class ForwardedMiddleware:
 
     From a trusted peer: ``X-Forwarded-Proto`` (http/https), ``X-Forwarded-Host`` (a host name
     with optional port), ``X-Forwarded-For`` (the client, for the truncated address in logs and
-    the rate limits) and ``X-Forwarded-Prefix``. The configured ``root_path`` applies to every
+    the rate limits: the right-most hop that is not a trusted proxy, see
+    :func:`geo_service.ops.clients.client_address`) and ``X-Forwarded-Prefix``. The configured ``root_path`` applies to every
     request; Starlette then routes ``/quartierskarte/collections`` and ``/collections`` alike, so
     it does not matter whether the proxy strips the prefix.
     """
@@ -69,6 +76,9 @@ class ForwardedMiddleware:
         if client and client[0] in self.trusted:
             headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]
                        if k.startswith(b"x-forwarded-")}
+            # Every X-Forwarded-For line, in order (a dict above keeps only the last one).
+            forwarded_for = [v.decode("latin-1") for k, v in scope["headers"]
+                             if k == b"x-forwarded-for"]
             proto = _first(headers.get("x-forwarded-proto", "")).lower()
             if proto in ("http", "https"):
                 scope["scheme"] = proto if scope["type"] == "http" else proto.replace("http", "ws")
@@ -76,12 +86,9 @@ class ForwardedMiddleware:
             if host and _HOST.match(host):
                 scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"host"]
                 scope["headers"].append((b"host", host.encode("latin-1")))
-            forwarded_for = _first(headers.get("x-forwarded-for", ""))
             if forwarded_for:
-                try:
-                    scope["client"] = (str(ipaddress.ip_address(forwarded_for)), 0)
-                except ValueError:
-                    pass
+                # The right-most hop our proxies did not write, never the client's own claim.
+                scope["client"] = (client_address(client[0], forwarded_for, self.trusted) or client[0], 0)
             prefix = _first(headers.get("x-forwarded-prefix", ""))
             if prefix and _PREFIX.match(prefix):
                 root_path = prefix.rstrip("/")

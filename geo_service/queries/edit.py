@@ -26,6 +26,8 @@ class StoredFeature:
     properties: dict[str, Any]
     geometry: dict[str, Any]
     updated_at: dt.datetime
+    #: Set by a write that named another contact person and so revoked the item's consent.
+    consent_voided: bool = False
 
     @property
     def etag(self) -> str:
@@ -180,30 +182,97 @@ async def record_history(conn: AsyncConnection, layer: Layer, feature_id: int, *
     )
 
 
-async def feature_history(conn: AsyncConnection, layer: Layer, feature_id: int) -> list[dict[str, Any]]:
-    """Every recorded version, oldest first; personal data only where a consent is recorded."""
+def _state_in_scope(layer: Layer, side: str, params: Params, *, districts: tuple[str, ...],
+                    organisation: str | None) -> str:
+    """Whether a history state (``h.before``/``h.after``) lies where a narrowed key may work:
+    the same test as for writes (a quartier of its districts, its organisation as owner)."""
+    conditions = [f"h.{side} IS NOT NULL"]
+    if districts:
+        conditions.append(
+            "EXISTS (SELECT 1 FROM quartiers q WHERE q.district = ANY("
+            f"{params.add(list(districts), 'text[]')}) AND ST_Intersects(q.geom, "
+            f"ST_SetSRID(ST_GeomFromGeoJSON(h.{side}->>'geometry'), 4326)))")
+    if organisation is not None:
+        owner = layer.owner_property
+        if owner is None:
+            return "FALSE"
+        conditions.append(f"h.{side}->'properties'->>{params.add(owner)} = {params.add(organisation)}")
+    return " AND ".join(f"({c})" for c in conditions)
+
+
+async def feature_history(conn: AsyncConnection, layer: Layer, feature_id: int, *,
+                          districts: tuple[str, ...] = (), organisation: str | None = None,
+                          consented_person: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Every recorded version, oldest first, as a key bound to ``districts``/``organisation``
+    may see it.
+
+    A state (before or after) outside that scope is withheld (``null``, named in
+    ``withheld``); a version whose states are all withheld does not say who made it either.
+    Personal fields appear only in states that name ``consented_person`` (the person whose
+    consent is valid now), never those of an earlier contact person.
+    """
+    params = Params()
+    scope = {side: (_state_in_scope(layer, side, params, districts=districts,
+                                    organisation=organisation)
+                    if districts or organisation is not None else "TRUE")
+             for side in ("before", "after")}
     rows = (await conn.execute(
-        text("SELECT h.id, h.action, h.actor, h.at, h.before, h.after, EXISTS (SELECT 1 FROM "
-             "consents c WHERE c.layer = h.layer AND c.feature_id = h.feature_id AND "
-             "c.revoked_at IS NULL) AS consent FROM history h "
-             "WHERE h.layer = :layer AND h.feature_id = :id ORDER BY h.id"),
-        {"layer": layer.id, "id": feature_id},
+        text("SELECT h.id, h.action, h.actor, h.at, h.before, h.after, "
+             f"({scope['before']}) AS before_visible, ({scope['after']}) AS after_visible "
+             f"FROM history h WHERE h.layer = {params.add(layer.id)} "
+             f"AND h.feature_id = {params.add(feature_id)} ORDER BY h.id"),
+        params.values,
     )).all()
     personal = [p.name for p in layer.personal_properties]
     versions = []
     for row in rows:
-        entry = {"id": row.id, "action": row.action, "actor": row.actor,
-                 "at": row.at.isoformat(), "before": row.before, "after": row.after}
+        entry: dict[str, Any] = {"id": row.id, "action": row.action, "actor": row.actor,
+                                 "at": row.at.isoformat()}
+        withheld = []
         for side in ("before", "after"):
-            state = entry[side]
+            state = getattr(row, side)
             if isinstance(state, str):
                 state = json.loads(state)
-                entry[side] = state
-            if state and not row.consent:
+            if state is not None and not getattr(row, f"{side}_visible"):
+                state = None
+                withheld.append(side)
+            if state and personal_values(layer, state.get("properties", {})) != consented_person:
                 for name in personal:
                     state.get("properties", {}).pop(name, None)
+            entry[side] = state
+        if withheld:
+            entry["withheld"] = withheld
+            if all(entry[side] is None for side in ("before", "after")):
+                entry["actor"] = None
         versions.append(entry)
     return versions
+
+
+def personal_values(layer: Layer, properties: dict[str, Any]) -> dict[str, Any]:
+    """The contact person an item names: its personal fields that hold a value."""
+    return {p.name: properties[p.name] for p in layer.personal_properties
+            if properties.get(p.name) not in (None, "", [])}
+
+
+async def has_consent(conn: AsyncConnection, layer: Layer, feature_id: int) -> bool:
+    """Whether a consent to publish the item's contact person is recorded and not revoked."""
+    return bool((await conn.execute(
+        text("SELECT EXISTS (SELECT 1 FROM consents WHERE layer = :layer AND feature_id = :id "
+             "AND revoked_at IS NULL)"), {"layer": layer.id, "id": feature_id},
+    )).scalar_one())
+
+
+async def last_state(conn: AsyncConnection, layer: Layer, feature_id: int) -> dict[str, Any] | None:
+    """The item as history last recorded it (its state before deletion, for a deleted one)."""
+    row = (await conn.execute(
+        text("SELECT coalesce(after, before) AS state FROM history WHERE layer = :layer "
+             "AND feature_id = :id AND coalesce(after, before) IS NOT NULL "
+             "ORDER BY id DESC LIMIT 1"),
+        {"layer": layer.id, "id": feature_id},
+    )).one_or_none()
+    if row is None:
+        return None
+    return row.state if isinstance(row.state, dict) else json.loads(row.state)
 
 
 async def last_deleted(conn: AsyncConnection, layer: Layer, feature_id: int) -> dict[str, Any] | None:

@@ -3,30 +3,28 @@
 from __future__ import annotations
 
 import hashlib
-import ipaddress
+from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from geo_service.errors import FeatureNotFound, ServiceError
+from geo_service.errors import FeatureNotFound, Overloaded, RateLimited
 from geo_service.layers import Layer
 from geo_service.queries.sql import Params, layer_scope, table_of, value_expr, where_clause
 
 
-class RateLimited(ServiceError):
-    status = 429
-    code = "TooManyRequests"
+class ReportsPaused(Overloaded):
+    """The reports circuit breaker is open."""
 
 
-def client_bucket(host: str | None) -> str:
-    """A hash of the client's network (IPv4 /24, IPv6 /48): never the full address."""
-    try:
-        ip = ipaddress.ip_address(host or "")
-        prefix = 24 if ip.version == 4 else 48
-        network = str(ipaddress.ip_network(f"{ip}/{prefix}", strict=False))
-    except ValueError:
-        network = "unknown"
-    return hashlib.sha256(f"quartierskarte-report:{network}".encode()).hexdigest()[:32]
+#: The counter of every report this hour, across all networks: the circuit breaker's.
+ALL_CLIENTS = "*"
+
+
+def network_bucket(network: str | None, kind: str) -> str:
+    """A counter's name for a client network or block: a hash, never the address."""
+    digest = hashlib.sha256(f"quartierskarte-report:{network or 'unknown'}".encode()).hexdigest()
+    return f"{kind}:{digest[:32]}"
 
 
 async def _count(conn: AsyncConnection, bucket: str) -> int:
@@ -38,21 +36,53 @@ async def _count(conn: AsyncConnection, bucket: str) -> int:
     return int(row.scalar_one())
 
 
+async def _seconds_to_next_hour(conn: AsyncConnection) -> int:
+    row = await conn.execute(text(
+        "SELECT ceil(extract(epoch FROM date_trunc('hour', now()) + interval '1 hour' - now()))"))
+    return max(1, int(row.scalar_one()))
+
+
+@dataclass(frozen=True)
+class ReportBudget:
+    """Reports per hour: per client network, per wider block, and over all clients (the
+    circuit breaker: only a flood from very many networks reaches it)."""
+
+    per_network: int
+    per_block: int
+    breaker: int
+
+
 async def store_report(conn: AsyncConnection, layer: Layer, *, feature_id: int, message: str,
-                       contact: str | None, language: str | None, bucket: str,
-                       per_client: int, total: int) -> int:
+                       contact: str | None, language: str | None, network: str | None,
+                       block: str | None, budget: ReportBudget) -> int:
     """Count the attempt, check the feature exists, store the report; returns its id.
+
+    The counters are rows in PostgreSQL (every replica counts the same) and are counted in the
+    caller's transaction: a refused or failed attempt is rolled back with everything else and
+    uses up nothing. A network over its budget never reaches the next counter, so many
+    attempts from one network cannot move the breaker.
 
     Raises
     ------
     RateLimited
-        The client's network or all clients together used up this hour's budget.
+        The client's network (IPv4 /24, IPv6 /48) or its block (/16, /32) used up this hour's
+        budget.
+    ReportsPaused
+        All clients together passed the breaker's limit this hour: reports are refused from
+        everyone until the hour ends (the caller raises the alert).
     FeatureNotFound
         There is no such feature in the layer.
     """
     await conn.execute(text("DELETE FROM report_counters WHERE window_start < now() - interval '1 day'"))
-    if await _count(conn, bucket) > per_client or await _count(conn, "*") > total:
-        raise RateLimited("Too many reports from here in this hour; please try again later.")
+    for bucket, limit in ((network_bucket(network, "net"), budget.per_network),
+                          (network_bucket(block, "block"), budget.per_block)):
+        if await _count(conn, bucket) > limit:
+            raise RateLimited("Too many reports from your network in this hour; please try "
+                              "again later.", await _seconds_to_next_hour(conn))
+    if await _count(conn, ALL_CLIENTS) > budget.breaker:
+        raise ReportsPaused("So many reports arrived in this hour that reporting is paused "
+                            "for everyone until the hour ends; please try again later.",
+                            await _seconds_to_next_hour(conn))
     params = Params()
     conditions = [f"t.id = {params.add(feature_id)}"]
     scope = layer_scope(layer, params)

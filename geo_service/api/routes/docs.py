@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
+
+from geo_service.api.html import render
 
 router = APIRouter()
 
 
 @router.get("/api.html", include_in_schema=False)
 async def show_api_docs() -> HTMLResponse:
-    return get_swagger_ui_html(
-        openapi_url="api",
-        title="Quartierskarte – API",
-        swagger_js_url="static/vendor/swagger-ui/swagger-ui-bundle.js",
-        swagger_css_url="static/vendor/swagger-ui/swagger-ui.css",
-        swagger_favicon_url="static/vendor/swagger-ui/favicon.png",
-    )
+    # Relative URLs: the page works under a path prefix behind a proxy.
+    return render("swagger.html", title="Quartierskarte – API", openapi_url="api")

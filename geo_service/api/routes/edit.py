@@ -62,8 +62,11 @@ def _feature_response(request: Request, layer_id: str, feature: StoredFeature, s
     location = str(request.url_for("get_item", layer=layer_id, feature_id=str(feature.id)))
     body = {"type": "Feature", "id": feature.id, "geometry": feature.geometry,
             "properties": feature.properties}
+    headers = {"ETag": feature.etag, "Location": location}
+    if feature.consent_voided:  # the editor must record the new person's own consent
+        headers["Consent-Revoked"] = "true"
     return Response(orjson.dumps(body, default=str), status_code=status, media_type=GEOJSON,
-                    headers={"ETag": feature.etag, "Location": location})
+                    headers=headers)
 
 
 def _area(request: Request) -> ServiceArea:

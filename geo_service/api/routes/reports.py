@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 
 import orjson
 from fastapi import APIRouter, Request, Response
@@ -13,11 +15,30 @@ from geo_service.api.routes.edit import PrincipalDep, read_json
 from geo_service.auth import Principal
 from geo_service.layers import Registry
 from geo_service.errors import FeatureNotFound, Forbidden, InvalidParameter, LayerNotFound
-from geo_service.queries.reports import REPORT_STATUSES, client_bucket, report_layer
+from geo_service.ops import metrics
+from geo_service.ops.clients import network_of
+from geo_service.queries.reports import REPORT_STATUSES, ReportBudget, ReportsPaused, report_layer
 from geo_service.queries.reports import list_reports as inbox
 from geo_service.queries.reports import set_report_status, store_report
 
+log = logging.getLogger(__name__)
+
 router = APIRouter(tags=["Karten"], include_in_schema=False)
+
+#: The breaker's alert is logged at most this often per process (the metric counts every refusal).
+ALERT_EVERY_S = 60.0
+_last_alert: float | None = None
+
+
+def _raise_alert(exc: ReportsPaused, limit: int) -> None:
+    """An open breaker is an incident (a flood of reports from many networks): tell operators."""
+    global _last_alert
+    metrics.REPORTS_PAUSED.inc()
+    if _last_alert is None or time.monotonic() - _last_alert >= ALERT_EVERY_S:
+        _last_alert = time.monotonic()
+        log.error("reports circuit breaker open: more than %d reports this hour from all "
+                  "networks together; new reports are refused for %s s", limit,
+                  exc.headers.get("Retry-After"))
 
 _FEATURE = re.compile(r"^([a-z][a-z0-9_]{0,62})\.([0-9]{1,18})$")
 _EMAIL = re.compile(r"^[^@\s]{1,100}@[^@\s]{1,100}\.[^@\s]{2,}$")
@@ -44,12 +65,20 @@ async def create_report(request: Request, registry: RegistryDep, settings: Setti
     contact = str(body.get("contact") or "").strip() or None
     if contact is not None and (len(contact) > 200 or not _EMAIL.match(contact)):
         raise InvalidParameter("contact must be an e-mail address (or left empty).")
-    # Committed before the answer: a report acknowledged with 201 is stored.
-    async with write_transaction(request) as conn:
-        report_id = await store_report(
-            conn, layer, feature_id=int(match.group(2)), message=message, contact=contact,
-            language=lang, bucket=client_bucket(request.client.host if request.client else None),
-            per_client=settings.report_limit_per_client, total=settings.report_limit_total)
+    host = request.client.host if request.client else None  # behind proxies: ops.clients
+    budget = ReportBudget(per_network=settings.report_limit_per_client,
+                          per_block=settings.report_limit_per_block,
+                          breaker=settings.report_limit_total)
+    try:
+        # Committed before the answer: a report acknowledged with 201 is stored.
+        async with write_transaction(request) as conn:
+            report_id = await store_report(
+                conn, layer, feature_id=int(match.group(2)), message=message, contact=contact,
+                language=lang, network=network_of(host), block=network_of(host, wide=True),
+                budget=budget)
+    except ReportsPaused as exc:
+        _raise_alert(exc, budget.breaker)
+        raise
     return Response(orjson.dumps({"id": report_id, "status": "stored"}), status_code=201,
                     media_type="application/json")
 

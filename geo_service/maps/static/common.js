@@ -1,5 +1,8 @@
 /* Quartierskarte: helpers shared by the map pages. Every value that came from data reaches the
-   page through textContent or setAttribute, never through innerHTML. */
+   page through textContent or setAttribute, never through innerHTML: build nodes with QK.el,
+   hand Leaflet content as QK.text(...) (Leaflet inserts a string as HTML, a node as a node),
+   and where a library insists on an HTML string (the layer control), escape with
+   QK.escapeHTML. */
 (function () {
   "use strict";
   var cfg = JSON.parse(document.getElementById("qk-config").textContent);
@@ -106,9 +109,16 @@
     if (node) { node.textContent = text || ""; }
   };
 
+  /* Data as Leaflet content (tooltip, popup, divIcon): a span holding it as text. */
+  QK.text = function (value, className) {
+    return QK.el("span", { "class": className || null,
+                           text: value === null || value === undefined ? "" : value });
+  };
+
+  /* The one escaping helper, for the few library calls that take nothing but an HTML string:
+     text and attribute values alike (quotes too, which innerHTML serialisation leaves). */
+  var ENTITIES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;" };
   QK.escapeHTML = function (text) {
-    var div = document.createElement("div");
-    div.textContent = String(text);
-    return div.innerHTML;
+    return String(text).replace(/[&<>"']/g, function (c) { return ENTITIES[c]; });
   };
 })();

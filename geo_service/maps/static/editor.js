@@ -36,6 +36,7 @@
         try { data = text ? JSON.parse(text) : null; } catch (e) { data = null; }
         return { status: response.status, ok: response.ok, data: data,
                  etag: response.headers.get("ETag"),
+                 consentRevoked: response.headers.get("Consent-Revoked") === "true",
                  detail: data && (data.detail || data.description) || ("HTTP " + response.status) };
       });
     });
@@ -366,7 +367,8 @@
         editing(res.data, res.etag);
         fillForm(res.data.properties || {});
         showGeometry(res.data.geometry);
-        $("save-status").textContent = t("planner.editor.saved", { id: res.data.id });
+        $("save-status").textContent = t("planner.editor.saved", { id: res.data.id }) +
+          (res.consentRevoked ? " " + t("planner.editor.consent_revoked") : "");
         $("save-status").className = "saved";
         loadItems();
       } else if (res.status === 412) {
@@ -405,7 +407,7 @@
         },
         onEachFeature: function (feature, item) {
           var props = feature.properties || {};
-          if (shown.label && props[shown.label]) { item.bindTooltip(String(props[shown.label])); }
+          if (shown.label && props[shown.label]) { item.bindTooltip(QK.text(props[shown.label])); }
           item.on("click", function (event) {
             // While an area is being drawn, a click on an item is one more corner.
             if (mode() === "area" && vertices.length && !areaDone) { return; }

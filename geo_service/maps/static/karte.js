@@ -271,7 +271,9 @@
         status.textContent = t("report.thanks");
         document.getElementById("report-send").disabled = true;
       } else {
-        status.textContent = response.status === 429 ? t("report.limited") : t("report.failed");
+        // 429: this network's budget; 503: reporting paused for everyone (the breaker).
+        status.textContent = response.status === 429 || response.status === 503
+          ? t("report.limited") : t("report.failed");
       }
     }).catch(function () { status.textContent = t("report.failed"); });
   });

@@ -34,7 +34,7 @@
   }
 
   function tooltipFor(layer, props) {
-    return el("span", { text: (layer.label && props[layer.label]) || layer.title });
+    return QK.text((layer.label && props[layer.label]) || layer.title);
   }
 
   /* ---- choropleth of the chosen indicator (quartiers) ---- */
@@ -84,7 +84,7 @@
         },
         onEachFeature: function (f, lyr) {
           var pr = f.properties;
-          lyr.bindTooltip(el("span", { text: pr.name + (indicator && pr.value !== null ? " – " + pr.value : "") }));
+          lyr.bindTooltip(QK.text(pr.name + (indicator && pr.value !== null ? " – " + pr.value : "")));
           lyr.bindPopup(function () {
             return el("div", { "class": "card" }, [el("h2", { "class": "card-title", text: pr.name }),
               el("p", { text: pr.municipality }),
@@ -106,7 +106,7 @@
       pointToLayer: function (f, latlng) {
         return L.marker(latlng, { keyboard: true, title: (layer.label && f.properties[layer.label]) || layer.title,
           icon: L.divIcon({ className: "qk-dot qk-layer-" + layer.id, iconSize: [18, 18],
-                            html: "<span style=\"background:" + layer.color + "\"></span>" }) });
+                            html: el("span", { style: "background:" + layer.color }) }) });
       },
       onEachFeature: function (f, lyr) {
         lyr.bindTooltip(tooltipFor(layer, f.properties));
@@ -125,7 +125,7 @@
       return L.marker([f.geometry.coordinates[1], f.geometry.coordinates[0]], {
         keyboard: false, interactive: false,
         icon: L.divIcon({ className: "qk-count qk-layer-" + layer.id, iconSize: [size, size],
-                          html: "<span>" + Number(n) + "</span>" }) });
+                          html: QK.text(String(Number(n))) }) });
     });
     (group.addLayers ? group.addLayers(cells) : cells.forEach(function (c) { c.addTo(group); }));
     counts[layer.id] = fc.numberMatched;
@@ -214,7 +214,9 @@
                                                      disableClusteringAtZoom: 16 })
                             : L.featureGroup();
     groups[layer.id] = group;
-    overlays["<span class=\"swatch\" style=\"background:" + layer.color + "\"></span>" + QK.escapeHTML(layer.title)] = group;
+    // Leaflet's layer control takes names as HTML only: every part escaped.
+    overlays["<span class=\"swatch\" style=\"background:" + QK.escapeHTML(layer.color) + "\"></span>" +
+             QK.escapeHTML(layer.title)] = group;
     if (initial.indexOf(layer.id) >= 0) { active[layer.id] = true; group.addTo(map); }
     group.on("add", function () { active[layer.id] = true; reload(); });
     group.on("remove", function () { active[layer.id] = false; showTiles(layer, false); reload(); });
@@ -260,14 +262,48 @@
     new Measure().addTo(map);
   }
 
-  /* ---- "download what I see" ---- */
+  /* ---- "download what I see": fetched, so the page can say when the cap cut the view ---- */
   var download = document.getElementById("download");
+  function fileName(response, fallback) {
+    var match = /filename="?([^";]+)"?/.exec(response.headers.get("Content-Disposition") || "");
+    return match ? match[1] : fallback;
+  }
   if (download) {
     download.addEventListener("submit", function (event) {
       event.preventDefault();
       var layer = document.getElementById("dl-layer").value;
-      var q = new URLSearchParams({ bbox: QK.bboxOf(map), format: document.getElementById("dl-format").value });
-      window.location.assign("planung/export/" + encodeURIComponent(layer) + "?" + q.toString());
+      var format = document.getElementById("dl-format").value;
+      var q = new URLSearchParams({ bbox: QK.bboxOf(map), format: format });
+      var button = download.querySelector("button[type=submit]");
+      var number = function (n) { return new Intl.NumberFormat(cfg.lang).format(n); };
+      button.disabled = true;
+      QK.status(t("planner.download.running"));
+      fetch("planung/export/" + encodeURIComponent(layer) + "?" + q.toString()).then(function (response) {
+        if (response.status === 503 || response.status === 429) {
+          QK.status(t("planner.download.busy"));
+          return;
+        }
+        if (!response.ok) {
+          return response.json().catch(function () { return {}; }).then(function (doc) {
+            QK.status(t("planner.download.failed", { detail: doc.description || "HTTP " + response.status }));
+          });
+        }
+        var count = Number(response.headers.get("Export-Features") || 0);
+        var truncated = response.headers.get("Export-Truncated") === "true";
+        var name = fileName(response, layer + "." + format);
+        return response.blob().then(function (blob) {
+          var href = URL.createObjectURL(blob);
+          var link = el("a", { href: href, download: name, hidden: true });
+          document.body.appendChild(link);
+          link.click();
+          link.remove();
+          window.setTimeout(function () { URL.revokeObjectURL(href); }, 60000);
+          QK.status(t(truncated ? "planner.download.truncated" : "planner.download.done",
+                      { count: number(count) }));
+        });
+      }).catch(function () {
+        QK.status(t("planner.download.failed", { detail: "network" }));
+      }).then(function () { button.disabled = false; QK.loaded(); });
     });
   }
 
