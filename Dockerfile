@@ -62,6 +62,8 @@ RUN python -m compileall -q /app/migrations
 
 USER geo:geo
 EXPOSE 8000
+# The internal metrics listener (only where GEO_SERVICE_METRICS_HOST opens it beyond loopback).
+EXPOSE 9101
 
 # /healthz answers 200 only when the database is reachable; urlopen raises on anything else.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

@@ -349,52 +349,43 @@ def config_doc(
 def serve(
     host: Annotated[Optional[str], typer.Option(help="Bind address")] = None,
     port: Annotated[Optional[int], typer.Option(help="Port")] = None,
+    http: Annotated[str, typer.Option(help="HTTP implementation: auto (httptools where "
+                                      "installed), h11 or httptools")] = "auto",
 ) -> None:
-    """Run the HTTP service (starting the embedded database when no URL is set)."""
-    import uvicorn
+    """Run the HTTP service (starting the embedded database when no URL is set).
 
-    from geo_service.api.app import create_app
+    A supervising process restarts workers that die; the database keeps running. Ctrl+C stops
+    the workers, then the embedded database if this command started it.
+    """
+    from geo_service.ops.logging import configure_logging
+    from geo_service.ops.serving import run_supervised
 
     settings = _settings()
     host = host or settings.host
     port = port or settings.port
+    if http not in ("auto", "h11", "httptools"):
+        fail(f"--http muss auto, h11 oder httptools sein, nicht '{http}'.")
     started_here = False
     if settings.embedded:
         cluster = local_cluster(settings)
         started_here = not cluster.running()
     url = database_url(settings)
     registry(settings)  # fail fast on a bad layer file
-    from geo_service.ops.logging import configure_logging
-
     configure_logging(settings)
     typer.echo(f"Quartierskarte läuft auf http://{host}:{port}/  (Karte: http://{host}:{port}/karte)")
-    # The app handles X-Forwarded-* itself (trusted_proxies), and writes its own access log.
-    uvicorn_options: dict[str, object] = dict(
-        proxy_headers=False, log_config=None, access_log=False,
-        log_level=settings.log_level.lower(),
-    )
+    if settings.metrics_enabled:
+        typer.echo(f"Metriken (nur intern): http://{settings.metrics_host}:{settings.metrics_port}/metrics")
     try:
-        if settings.workers > 1:
-            # Workers import the factory themselves; the URL reaches them through the environment.
-            import os
-
-            import tempfile
-
-            from geo_service.ops.metrics import MULTIPROCESS_ENV, prepare_multiprocess
-
-            os.environ["GEO_SERVICE_DATABASE_URL"] = url
-            # Each worker counts into files; /metrics sums them (prometheus-client multiprocess).
-            prepare_multiprocess(os.environ.get(MULTIPROCESS_ENV)
-                                 or tempfile.mkdtemp(prefix="geo-service-metrics-"))
-            uvicorn.run("geo_service.api.asgi:app", host=host, port=port, workers=settings.workers,
-                        **uvicorn_options)
-        else:
-            uvicorn.run(create_app(settings, database_url=url), host=host, port=port,
-                        **uvicorn_options)
+        started = run_supervised(settings, database_url=url, host=host, port=port, http=http)
+    except OSError as exc:
+        started = False
+        typer.secho(f"Fehler: {exc}", fg=typer.colors.RED, err=True)
     finally:
         if started_here:
             local_cluster(settings).stop()
             typer.echo("embedded database stopped")
+    if not started:
+        fail("Der Dienst konnte nicht starten (siehe die Meldungen oben).", 3)
 
 
 if __name__ == "__main__":  # pragma: no cover

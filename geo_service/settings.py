@@ -170,7 +170,39 @@ class Settings(BaseSettings):
         default="INFO", description="Lowest level that is logged."
     )
     metrics_enabled: bool = Field(
-        default=True, description="Serve Prometheus metrics at /metrics."
+        default=True,
+        description="Serve Prometheus metrics at /metrics on the internal listener "
+        "(metrics_host:metrics_port), never on the public port.",
+    )
+    # -- hostile requests, slow clients, internal endpoints (issue 10A) ----------------------
+    filter_max_length: int = Field(
+        default=8000,
+        description="Longest CQL2 filter in characters; longer ones are refused (400) before "
+        "they are parsed.",
+    )
+    filter_max_nesting: int = Field(
+        default=20,
+        description="Deepest nesting of a CQL2 filter, counted before it is parsed: parentheses "
+        "and runs of NOT/-/+ in CQL2 text, arrays and objects in CQL2 JSON.",
+    )
+    filter_parse_timeout_s: float = Field(
+        default=1.0,
+        description="Longest a CQL2 filter may take to parse (the parser runs in a child "
+        "process, which is stopped then); ordinary filters take milliseconds.",
+    )
+    header_timeout_s: float = Field(
+        default=15.0,
+        description="A client must send its complete request headers within this many seconds "
+        "of connecting (or of the first byte of a further request on the connection); slower "
+        "ones get 408 and are closed. 0 switches the deadline off.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address of the internal listener that serves /metrics (never the public "
+        "port); 0.0.0.0 in a container whose network only the monitoring reaches.",
+    )
+    metrics_port: int = Field(
+        default=9101, description="Port of the internal /metrics listener."
     )
     # -- uploads and imports (issue 10B) ------------------------------------------------------
     import_max_unpacked_mb: int = Field(

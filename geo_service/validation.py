@@ -308,6 +308,11 @@ def _validate_column(prop: Property, raw: pd.Series, errors: list[list[str]]) ->
         elif prop.max_length is not None and isinstance(value, str) and len(value) > prop.max_length:
             errors[pos].append(f"»{prop.name}« ist zu lang ({len(value)} Zeichen, höchstens "
                                f"{prop.max_length}).")
+        elif "\x00" in (value if isinstance(value, str) else
+                        "".join(v for v in value if isinstance(v, str)) if isinstance(value, list)
+                        else ""):
+            # PostgreSQL text cannot hold a NUL character: the write would fail.
+            errors[pos].append(f"»{prop.name}« enthält ein Nullzeichen (NUL); entfernen Sie es.")
         else:
             out[pos] = value
     return out

@@ -97,7 +97,8 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 # -- docker-compose.yml ---------------------------------------------------------
 def test_compose_parses_with_the_expected_services(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"db", "migrate", "app", "proxy", "backup"}
+    assert set(compose["services"]) == {"db", "migrate", "app", "proxy", "backup", "prometheus"}
+    assert compose["services"]["prometheus"]["profiles"] == ["monitoring"]  # optional
     assert compose["name"] == "quartierskarte"
 
 
@@ -319,3 +320,20 @@ def test_everything_the_dockerfile_copies_exists_and_is_not_ignored() -> None:
 def test_dockerignore_keeps_secrets_and_local_state_out() -> None:
     patterns = set(DOCKERIGNORE.read_text(encoding="utf-8").splitlines())
     assert {".env", ".git", ".venv", ".data", "backups"} <= patterns
+
+
+# -- internal endpoints (issue 10A) ----------------------------------------------------
+def test_metrics_are_scraped_on_the_internal_port_never_through_the_proxy(
+    compose: dict[str, Any],
+) -> None:
+    app = compose["services"]["app"]
+    port = app["environment"]["GEO_SERVICE_METRICS_PORT"]
+    assert app["environment"]["GEO_SERVICE_METRICS_HOST"] == "0.0.0.0"
+    assert port in [str(p) for p in app["expose"]] and "ports" not in app
+    scrape = yaml.safe_load((ROOT / "deploy/prometheus.yml").read_text(encoding="utf-8"))
+    target = scrape["scrape_configs"][0]["dns_sd_configs"][0]
+    assert target["names"] == ["app"] and str(target["port"]) == port
+    assert "./deploy/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in (
+        compose["services"]["prometheus"]["volumes"])
+    caddy = "\n".join(line.split("#", 1)[0] for line in CADDYFILE.read_text().splitlines())
+    assert port not in caddy and "metrics" not in caddy

@@ -20,10 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_scripts_start_serves_demo_data_and_stops_cleanly() -> None:
     data = Path(tempfile.mkdtemp(prefix="geo-service-start-"))
     data.chmod(0o755)
-    port, db_port = free_port(), free_port()
+    port, db_port, metrics_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("GEO_SERVICE_")}
     env.update(CI="true", GEO_SERVICE_PORT=str(port), GEO_SERVICE_DATA_DIR=str(data),
-               GEO_SERVICE_EMBEDDED_PORT=str(db_port))
+               GEO_SERVICE_EMBEDDED_PORT=str(db_port), GEO_SERVICE_METRICS_PORT=str(metrics_port))
     log = data / "start.log"
     with open(log, "wb") as out:
         process = subprocess.Popen([str(ROOT / "scripts/start")], cwd=ROOT, env=env, stdout=out,

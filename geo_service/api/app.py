@@ -8,12 +8,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from geo_service import __version__
+from geo_service.api.deps import check_query_text
 from geo_service.api.errors import register_error_handlers
 from geo_service.api.limits import LimitsMiddleware
 from geo_service.api.openapi import build_openapi
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, *, database_url: str | None = N
         openapi_url="/api",
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(check_query_text)],
     )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.state.settings = settings

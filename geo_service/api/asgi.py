@@ -1,7 +1,9 @@
 """ASGI entry points for uvicorn workers and containers.
 
 ``uvicorn geo_service.api.asgi:app`` or ``uvicorn --factory geo_service.api.asgi:create_from_env``;
-settings come from the environment (``GEO_SERVICE_*``) and ``.env``.
+settings come from the environment (``GEO_SERVICE_*``) and ``.env``. ``geo-service serve`` runs
+this factory in supervised workers and adds what a bare uvicorn lacks: restarts of dead workers,
+the header deadline for slow clients, and the internal listener for ``/metrics``.
 """
 
 from fastapi import FastAPI

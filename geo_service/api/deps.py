@@ -9,9 +9,10 @@ from typing import Annotated
 from fastapi import Depends, Path, Request
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from geo_service.errors import LayerNotFound
+from geo_service.errors import InvalidParameter, LayerNotFound
 from geo_service.layers import Layer, Registry
 from geo_service.ops.replica import read_router
+from geo_service.queries.values import shown
 from geo_service.settings import Settings
 
 
@@ -63,6 +64,18 @@ async def get_language(request: Request) -> str:
         if code in supported:
             return code
     return "de"
+
+
+async def check_query_text(request: Request) -> None:
+    """No query parameter may hold a NUL character (``%00``): PostgreSQL text cannot store one,
+    and no parameter of this service means anything with it. Applied to every route."""
+    raw = request.scope.get("query_string", b"")
+    if b"%00" not in raw and b"\x00" not in raw:
+        return
+    for name, value in request.query_params.multi_items():
+        if "\x00" in name or "\x00" in value:
+            raise InvalidParameter(f"Der Parameter »{shown(name, 40)}« enthält ein Nullzeichen "
+                                   "(NUL, %00); entfernen Sie es.")
 
 
 async def _settings(request: Request) -> Settings:

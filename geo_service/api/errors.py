@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -73,7 +74,31 @@ def _unavailable(exc: BaseException) -> bool:
     return False
 
 
+def _data_exception(exc: BaseException) -> str | None:
+    """PostgreSQL's message when it refused a value (SQLSTATE class 22, e.g. 22003 a number
+    out of range for an int4 column), else None."""
+    current: BaseException | None = exc
+    seen: set[int] = set()
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        state = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(state, str) and state.startswith("22"):
+            return str(getattr(current, "args", [""])[0] or "").splitlines()[0][:200]
+        current = getattr(current, "orig", None) or current.__cause__ or current.__context__
+    return None
+
+
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    refused = _data_exception(exc)
+    if refused is not None:
+        # The checks before the database let a value through that it cannot hold: the client's
+        # value, nothing written (the transaction is rolled back); logged, as the checks missed it.
+        log.warning("database refused a value on %s: %s", request.url.path, refused)
+        why = re.search(r"\(([^()]*)\)\s*$", refused)  # asyncpg: "... (value out of int32 range)"
+        return ogc_exception(400, "InvalidData", "Ein Wert passt nicht in die Datenbank"
+                             + (f" ({why.group(1)})" if why else "")
+                             + "; nichts wurde gespeichert. Prüfen Sie die Angaben, z. B. eine zu "
+                             "große Zahl.")
     if not _unavailable(exc):
         return await _unexpected(request, exc)
     log.warning("database unavailable on %s: %s", request.url.path, exc)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Mapping
 from typing import Any
 
 from geo_service.errors import InvalidBBox, InvalidParameter
 from geo_service.layers import Layer, Property
-from geo_service.queries.cql import parse_filter
+from geo_service.queries.cql import FilterLimits, parse_filter
+from geo_service.queries import values
 from geo_service.queries.crs import CRS, parse_crs
 from geo_service.queries.items import Instant, ItemsQuery
 from geo_service.queries.paging import decode_cursor, sort_keys
+from geo_service.queries.values import as_datetime
 from geo_service.settings import Settings
 
 #: Parameters of the standard (and ours) that are not property filters.
@@ -20,8 +21,6 @@ STANDARD_PARAMS = frozenset({
     "bbox", "bbox-crs", "crs", "limit", "offset", "datetime", "sortby", "properties", "filter",
     "filter-lang", "filter-crs", "f", "precision", "lang", "cursor", "simplify", "zoom",
 })
-_TRUE = {"true", "1", "yes", "ja"}
-_FALSE = {"false", "0", "no", "nein"}
 
 
 def parse_bbox(value: str, crs: CRS) -> tuple[float, float, float, float]:
@@ -29,39 +28,29 @@ def parse_bbox(value: str, crs: CRS) -> tuple[float, float, float, float]:
     parts = [p.strip() for p in value.split(",")]
     if len(parts) not in (4, 6):
         raise InvalidBBox(
-            f"bbox '{value[:80]}' needs 4 numbers (minx,miny,maxx,maxy) or 6 with heights."
+            f"bbox »{values.shown(value, 80)}« braucht 4 Zahlen (minx,miny,maxx,maxy) oder 6 mit Höhen."
         )
     try:
         nums = [float(p) for p in parts]
     except ValueError:
-        raise InvalidBBox(f"bbox '{value[:80]}' contains something that is not a number.") from None
+        raise InvalidBBox(f"bbox »{values.shown(value, 80)}« enthält etwas, das keine Zahl ist.") from None
     if not all(math.isfinite(n) for n in nums):
-        raise InvalidBBox("bbox values must be finite numbers.")
+        raise InvalidBBox("bbox: die Werte müssen endliche Zahlen sein.")
     x0, y0, x1, y1 = (nums[0], nums[1], nums[3], nums[4]) if len(nums) == 6 else nums
     if x0 > x1 or y0 > y1:
         raise InvalidBBox(
-            f"bbox '{value[:80]}': the lower corner must come first (minx <= maxx, miny <= maxy)."
+            f"bbox »{values.shown(value, 80)}«: die untere Ecke kommt zuerst (minx <= maxx, miny <= maxy)."
         )
     bx0, by0, bx1, by1 = crs.bounds
     if x0 < bx0 or x1 > bx1 or y0 < by0 or y1 > by1:
-        raise InvalidBBox(f"bbox '{value[:80]}' lies outside the valid range of {crs.short}.")
+        raise InvalidBBox(f"bbox »{values.shown(value, 80)}« liegt außerhalb des gültigen Bereichs von "
+                          f"{crs.short}.")
     return (x0, y0, x1, y1)
 
 
-def parse_instant(value: str) -> Instant | None:
-    value = value.strip()
-    if value in ("..", ""):
-        return None
-    try:
-        if "T" in value or "t" in value:
-            stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-            return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InvalidParameter(
-            f"datetime '{value[:60]}' is not an RFC 3339 date or time (e.g. 2024-08-19 or "
-            "2024-08-19T14:00:00Z)."
-        ) from None
+def parse_instant(value: str, what: str = "datetime") -> Instant | None:
+    """An RFC 3339 date or time inside the calendar; None for ``..`` (an open end)."""
+    return values.parse_instant(value, what)
 
 
 def parse_datetime(value: str) -> tuple[Instant | None, Instant | None]:
@@ -70,85 +59,53 @@ def parse_datetime(value: str) -> tuple[Instant | None, Instant | None]:
         start_text, _, end_text = value.partition("/")
         start, end = parse_instant(start_text), parse_instant(end_text)
         if start is None and end is None:
-            raise InvalidParameter("datetime '../..' names no time at all.")
-        if start is not None and end is not None and _as_datetime(start) > _as_datetime(end):
-            raise InvalidParameter("datetime: the interval's start lies after its end.")
+            raise InvalidParameter("datetime: »../..« nennt keine Zeit; geben Sie mindestens "
+                                   "einen Anfang oder ein Ende an.")
+        if start is not None and end is not None and as_datetime(start) > as_datetime(end):
+            raise InvalidParameter("datetime: der Anfang des Zeitraums liegt nach seinem Ende.")
         return (start, end)
     instant = parse_instant(value)
     if instant is None:
-        raise InvalidParameter("datetime needs a date, a time or an interval.")
-    if isinstance(instant, dt.date) and not isinstance(instant, dt.datetime):
-        # A whole day: from its first to its last moment.
-        return (instant, instant)
+        raise InvalidParameter("datetime braucht ein Datum, einen Zeitpunkt oder einen Zeitraum "
+                               "(z. B. 2024-08-19 oder 2024-01-01/2024-12-31).")
+    # A whole day (a date) reaches from its first to its last moment.
     return (instant, instant)
-
-
-def _as_datetime(value: Instant) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value
-    return dt.datetime.combine(value, dt.time(), tzinfo=dt.timezone.utc)
 
 
 def parse_int(value: str, name: str, low: int, high: int) -> int:
     try:
-        number = int(value)
+        number = int(value.strip())
     except ValueError:
-        raise InvalidParameter(f"{name} '{value[:40]}' is not a whole number.") from None
+        raise InvalidParameter(f"{name}: »{values.shown(value, 40)}« ist keine ganze Zahl.") from None
     if not low <= number <= high:
-        raise InvalidParameter(f"{name} must be between {low} and {high}, not {number}.")
+        raise InvalidParameter(f"{name} muss zwischen {low} und {high} liegen, nicht bei "
+                               f"{values.shown(number, 30)}.")
     return number
 
 
+def parse_ids(value: str, name: str) -> list[int]:
+    """Feature ids separated by commas (``ids=3,17``); each one fits a ``bigint``."""
+    return [values.as_bigint(v, name) for v in value.split(",") if v.strip()]
+
+
 def parse_number(value: str, name: str, low: float, high: float) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise InvalidParameter(f"{name} '{value[:40]}' is not a number.") from None
-    if not (math.isfinite(number) and low <= number <= high):
-        raise InvalidParameter(f"{name} must be between {low:g} and {high:g}.")
+    number = values.as_float(value, name)
+    if not low <= number <= high:
+        raise InvalidParameter(f"{name} muss zwischen {low:g} und {high:g} liegen.")
     return number
 
 
 def parse_bool(value: str, name: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    raise InvalidParameter(f"{name} '{value[:20]}' is not true or false.")
+    return values.parse_bool(value, name)
 
 
 def coerce_value(prop: Property, value: str) -> Any:
-    """A query-string value as the property's type."""
-    try:
-        if prop.type == "integer":
-            number = int(value)
-            if not -(2**63) <= number < 2**63:  # PostgreSQL's bigint; beyond it the database fails
-                raise ValueError
-            return number
-        if prop.type == "number":
-            number = float(value)
-            if not math.isfinite(number):
-                raise ValueError
-            return number
-        if prop.type == "boolean":
-            return parse_bool(value, prop.name)
-        if prop.type in ("date", "datetime"):
-            instant = parse_instant(value)
-            if instant is None:
-                raise ValueError
-            if prop.type == "date":
-                return instant.date() if isinstance(instant, dt.datetime) else instant
-            return _as_datetime(instant)
-        if "\x00" in value:
-            raise ValueError
-        return value
-    except (ValueError, InvalidParameter, OverflowError):
-        raise InvalidParameter(f"'{value[:60]}' is not a valid value for {prop.name} ({prop.type}).") from None
+    """A query-string value as the property's type (the same rules as values in a filter)."""
+    return values.coerce(prop, value)
 
 
-def parse_items_query(layer: Layer, params: Mapping[str, str], settings: Settings,
-                      multi: Mapping[str, list[str]] | None = None) -> ItemsQuery:
+async def parse_items_query(layer: Layer, params: Mapping[str, str], settings: Settings,
+                            multi: Mapping[str, list[str]] | None = None) -> ItemsQuery:
     """Check every parameter of an items request and build the query.
 
     Unknown parameters are rejected (a typo must not silently return everything).
@@ -159,8 +116,8 @@ def parse_items_query(layer: Layer, params: Mapping[str, str], settings: Setting
     if unknown:
         names = ", ".join(sorted(filterable)) or "none"
         raise InvalidParameter(
-            f"Unknown parameter or property '{unknown[0][:60]}'. Filterable properties of "
-            f"{layer.id}: {names}."
+            f"Unbekannter Parameter oder unbekannte Eigenschaft »{values.shown(unknown[0], 60)}«. "
+            f"Filterbare Eigenschaften von {layer.id}: {names}."
         )
     query.crs = parse_crs(params.get("crs"), parameter="crs")
     query.bbox_crs = parse_crs(params.get("bbox-crs"), parameter="bbox-crs")
@@ -168,7 +125,7 @@ def parse_items_query(layer: Layer, params: Mapping[str, str], settings: Setting
     if "bbox" in params:
         query.bbox = parse_bbox(params["bbox"], query.bbox_crs)
     elif "bbox-crs" in params:
-        raise InvalidParameter("bbox-crs is given without a bbox.")
+        raise InvalidParameter("bbox-crs ist angegeben, aber keine bbox.")
     if "limit" in params:
         query.limit = parse_int(params["limit"], "limit", 1, settings.max_limit)
     if "offset" in params:
@@ -181,7 +138,7 @@ def parse_items_query(layer: Layer, params: Mapping[str, str], settings: Setting
         query.zoom = parse_int(params["zoom"], "zoom", 0, 24)
     if "datetime" in params:
         if not layer.temporal:
-            raise InvalidParameter(f"The layer {layer.id} has no dates; datetime cannot be applied.")
+            raise InvalidParameter(f"Die Ebene {layer.id} hat keine Zeitangaben; datetime passt nicht.")
         query.interval = parse_datetime(params["datetime"])
     if "sortby" in params:
         query.sortby = parse_sortby(layer, params["sortby"])
@@ -189,20 +146,22 @@ def parse_items_query(layer: Layer, params: Mapping[str, str], settings: Setting
         query.properties = parse_properties(layer, params["properties"])
     if "cursor" in params:
         if "offset" in params:
-            raise InvalidParameter("cursor and offset cannot be combined: follow the next link.")
+            raise InvalidParameter("cursor und offset lassen sich nicht verbinden: folgen Sie dem next-Link.")
         query.after = decode_cursor(sort_keys(layer, query.sortby), params["cursor"], coerce_value)
     if "filter" in params:
-        query.cql = parse_filter(params["filter"], params.get("filter-lang"))
+        query.cql = await parse_filter(params["filter"], params.get("filter-lang"), FilterLimits(
+            max_length=settings.filter_max_length, max_nesting=settings.filter_max_nesting,
+            timeout_s=settings.filter_parse_timeout_s))
     elif "filter-lang" in params:
-        raise InvalidParameter("filter-lang is given without a filter.")
+        raise InvalidParameter("filter-lang ist angegeben, aber kein filter.")
     for name, prop in filterable.items():
-        values = (multi or {}).get(name) or ([params[name]] if name in params else [])
-        if not values:
+        given = (multi or {}).get(name) or ([params[name]] if name in params else [])
+        if not given:
             continue
-        split = [v.strip() for raw in values for v in (raw.split(",") if prop.is_array else [raw])]
+        split = [v.strip() for raw in given for v in (raw.split(",") if prop.is_array else [raw])]
         split = [v for v in split if v]
         if not split:
-            raise InvalidParameter(f"{name} is empty.")
+            raise InvalidParameter(f"{name} ist leer.")
         query.equals[name] = [coerce_value(prop, v) for v in split]
     return query
 
@@ -218,11 +177,12 @@ def parse_sortby(layer: Layer, value: str) -> list[tuple[str, bool]]:
         name = item.lstrip("+-").strip()
         if name not in sortable:
             raise InvalidParameter(
-                f"sortby '{name[:60]}' is not sortable. Sortable: {', '.join(sorted(sortable))}."
+                f"sortby: nach »{values.shown(name, 60)}« lässt sich nicht sortieren. Sortierbar: "
+                f"{', '.join(sorted(sortable))}."
             )
         keys.append((name, descending))
     if not keys:
-        raise InvalidParameter("sortby is empty.")
+        raise InvalidParameter("sortby ist leer.")
     return keys
 
 
@@ -232,7 +192,7 @@ def parse_properties(layer: Layer, value: str) -> list[str]:
     for name in names:
         if name not in public:
             raise InvalidParameter(
-                f"properties: '{name[:60]}' is not a property of {layer.id}. "
-                f"Properties: {', '.join(sorted(public))}."
+                f"properties: »{values.shown(name, 60)}« ist keine Eigenschaft von {layer.id}. "
+                f"Eigenschaften: {', '.join(sorted(public))}."
             )
     return names

@@ -15,8 +15,9 @@ def install(app: FastAPI, settings: Settings) -> None:
 
     Middleware added last runs first: the proxy headers are resolved before the request is
     logged and measured, so log lines and links see the client's scheme, host and prefix.
+    The app counts its requests; it does not serve ``/metrics`` itself: the internal listener
+    does, on its own address and port (``geo_service.ops.internal``).
     """
-    from geo_service.api.routes import ops as ops_routes
     from geo_service.ops.logging import configure_logging
     from geo_service.ops.proxy import ForwardedMiddleware
     from geo_service.ops.readiness import head
@@ -24,8 +25,6 @@ def install(app: FastAPI, settings: Settings) -> None:
 
     configure_logging(settings)
     head()  # read the migration scripts once, not in the first readiness probe
-    if settings.metrics_enabled:
-        app.include_router(ops_routes.router)
     app.add_middleware(RequestMiddleware, registry=app.state.registry)
     app.add_middleware(ForwardedMiddleware, trusted=settings.trusted_proxies,
                        root_path=settings.root_path)

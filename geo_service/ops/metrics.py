@@ -3,9 +3,10 @@
 Labels are bounded on purpose: the route's path template (``/collections/{layer}/items``), never
 the raw URL; the layer only when it is a registered one.
 
-Several uvicorn workers: prometheus-client keeps each process's values in files when the
+Workers are separate processes: prometheus-client keeps each process's values in files when the
 environment variable ``PROMETHEUS_MULTIPROC_DIR`` names an empty folder before the workers start
-(``geo-service serve`` sets it up when ``workers > 1``); a scrape then sums all workers.
+(``geo-service serve`` sets it up); the internal listener (``ops.internal``), which runs in the
+supervising process, sums them at each scrape.
 """
 
 from __future__ import annotations
@@ -89,13 +90,53 @@ def observe_pool(name: str, engine: AsyncEngine) -> None:
 
 def exposition() -> tuple[bytes, str]:
     """The text format for a scrape, summed over all workers in multiprocess mode."""
-    if os.environ.get(MULTIPROCESS_ENV):
+    return generate_latest(scrape_registry()), CONTENT_TYPE_LATEST
+
+
+def scrape_registry() -> CollectorRegistry:
+    """What a scrape reads: in multiprocess mode the workers' files (the process that serves the
+    scrape need not be a worker), else this process's own metrics."""
+    folder = os.environ.get(MULTIPROCESS_ENV)
+    if not folder:
+        return REGISTRY
+    registry = CollectorRegistry()
+    registry.register(_WorkersCollector(folder))
+    return registry
+
+
+class _WorkersCollector:
+    """The workers' metric files, without the "live" gauges of workers that have died.
+
+    A worker killed by a signal cannot clean up after itself; left alone, its last "requests in
+    progress" and pool gauges would be added to the living workers' for ever.
+    """
+
+    def __init__(self, folder: str) -> None:
         from prometheus_client import multiprocess
 
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+        self.folder = folder
+        self.collector = multiprocess.MultiProcessCollector(None, path=folder)
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        from pathlib import Path
+
+        from prometheus_client import multiprocess
+
+        for path in Path(self.folder).glob("gauge_live*_*.db"):
+            pid = path.stem.rsplit("_", 1)[-1]
+            if pid.isdigit() and not _alive(int(pid)):
+                multiprocess.mark_process_dead(int(pid), self.folder)
+        return self.collector.collect()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def prepare_multiprocess(folder: str) -> None:

@@ -1,20 +1,30 @@
-"""CQL2 filters (OGC API – Features Part 3): parsed by ``cql2``, compiled to bound SQL here."""
+"""CQL2 filters (OGC API – Features Part 3): parsed by ``cql2``, compiled to bound SQL here.
+
+The compiler walks CQL2 JSON from any source (text parsed by ``cql2``, or JSON a client wrote),
+so it trusts no shape: every operator's arguments are counted and typed, every literal goes
+through ``queries.values`` before it is bound, and anything else is an ``InvalidFilter``.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 import json
+import math
 from typing import Any
 
-import cql2
+import shapely.geometry
 
 from geo_service.errors import InvalidFilter
 from geo_service.layers import Layer, Property
+from geo_service.queries import values
 from geo_service.queries.crs import CRS
-from geo_service.queries.sql import Params, value_expr
+from geo_service.queries.cql_parse import FilterLimits, parse_filter
+from geo_service.queries.sql import Params, bind_value, value_expr
+
+__all__ = ["FilterCompiler", "FilterLimits", "parse_filter"]
 
 GEOMETRY_NAMES = ("geometry", "geom")
 _COMPARE = {"=": "=", "<>": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_MIRRORED = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}
 _SPATIAL = {
     "s_intersects": "ST_Intersects", "s_within": "ST_Within", "s_contains": "ST_Contains",
     "s_disjoint": "ST_Disjoint", "s_equals": "ST_Equals", "s_touches": "ST_Touches",
@@ -22,29 +32,14 @@ _SPATIAL = {
 }
 _ARRAY = {"a_contains": "@>", "a_containedby": "<@", "a_overlaps": "&&", "a_equals": "="}
 _MAX_DEPTH = 30
-
-
-def parse_filter(text: str, lang: str | None) -> dict[str, Any]:
-    """Parse CQL2 text or JSON into CQL2 JSON, with a readable error for a person."""
-    lang = (lang or "cql2-text").lower()
-    try:
-        if lang == "cql2-text":
-            expr = cql2.parse_text(text)
-        elif lang == "cql2-json":
-            expr = cql2.parse_json(text)
-        else:
-            raise InvalidFilter(f"filter-lang '{lang}' is not supported; use cql2-text or cql2-json.")
-        result = expr.to_json()
-    except (cql2.ParseError, cql2.ValidationError, ValueError) as exc:
-        first = str(exc).strip().splitlines()
-        raise InvalidFilter(f"The filter is not valid CQL2 ({lang}): {' '.join(first)[:300]}") from exc
-    except BaseException as exc:  # the Rust parser panics on a few inputs
-        if isinstance(exc, (KeyboardInterrupt, SystemExit, InvalidFilter)):
-            raise
-        raise InvalidFilter(f"The filter is not valid CQL2 ({lang}).") from exc
-    if not isinstance(result, dict):
-        raise InvalidFilter("The filter must be a boolean expression.")
-    return result
+#: Operators and how many arguments each takes (lowest, highest).
+_ARITY: dict[str, tuple[int, int]] = {
+    "and": (1, 10_000), "or": (1, 10_000), "not": (1, 1), "like": (2, 2), "between": (3, 3),
+    "in": (2, 2), "isnull": (1, 1),
+    **{op: (2, 2) for op in _COMPARE}, **{op: (2, 2) for op in _SPATIAL},
+    **{op: (2, 2) for op in _ARRAY},
+}
+_WHAT = "Filter"
 
 
 class FilterCompiler:
@@ -63,13 +58,20 @@ class FilterCompiler:
     # -- nodes ------------------------------------------------------------
     def _bool(self, node: Any, depth: int) -> str:
         if depth > _MAX_DEPTH:
-            raise InvalidFilter("The filter is nested too deeply.")
+            raise InvalidFilter(f"Der Filter ist zu tief verschachtelt (mehr als {_MAX_DEPTH} "
+                                "Ebenen von AND, OR und NOT).")
         if isinstance(node, bool):
             return "TRUE" if node else "FALSE"
-        if not isinstance(node, dict) or "op" not in node:
-            raise InvalidFilter("The filter must be a boolean expression.")
-        op = str(node["op"]).lower()
-        args = node.get("args") or []
+        if not isinstance(node, dict) or not isinstance(node.get("op"), str):
+            raise InvalidFilter("Der Filter muss eine Bedingung sein (wahr oder falsch), z. B. "
+                                "kind = 'Stadtteilbüro'.")
+        op = node["op"].lower()
+        if op.startswith("t_"):
+            return self._temporal(op, self._args(node, op, 2, 2))
+        if op not in _ARITY:
+            raise InvalidFilter(f"Der Operator oder die Funktion »{values.shown(node['op'], 40)}« "
+                                "wird nicht unterstützt.")
+        args = self._args(node, op, *_ARITY[op])
         if op in ("and", "or"):
             return f" {op.upper()} ".join(f"({self._bool(a, depth + 1)})" for a in args)
         if op == "not":
@@ -77,63 +79,81 @@ class FilterCompiler:
         if op in _COMPARE:
             return self._compare(op, args)
         if op == "like":
-            prop = self._property(args[0])
-            return f"{value_expr(self.layer, prop, self.alias)}::text LIKE {self.params.add(self._str(args[1]))}"
+            return self._like(args)
         if op == "between":
             prop = self._property(args[0])
             low, high = (self._literal(prop, a) for a in args[1:3])
-            expr = value_expr(self.layer, prop, self.alias)
-            return f"{expr} BETWEEN {low} AND {high}"
+            return f"{value_expr(self.layer, prop, self.alias)} BETWEEN {low} AND {high}"
         if op == "in":
             prop = self._property(args[0])
             if not isinstance(args[1], list):
-                raise InvalidFilter("IN needs a list of values.")
-            values = ", ".join(self._literal(prop, v) for v in args[1]) or "NULL"
-            return f"{value_expr(self.layer, prop, self.alias)} IN ({values})"
+                raise InvalidFilter("IN braucht eine Liste von Werten, z. B. kind IN ('Café', 'Treff').")
+            listed = ", ".join(self._literal(prop, v) for v in args[1]) or "NULL"
+            return f"{value_expr(self.layer, prop, self.alias)} IN ({listed})"
         if op == "isnull":
             if self._is_geometry(args[0]):
                 return f"{self.alias}.geom IS NULL"
             prop = self._property(args[0])
             return f"{value_expr(self.layer, prop, self.alias)} IS NULL"
         if op in _SPATIAL:
-            left, right = (self._geometry(a) for a in args[:2])
+            left, right = (self._geometry(a) for a in args)
             return f"{_SPATIAL[op]}({left}, {right})"
-        if op in _ARRAY:
-            prop = self._property(args[0])
-            if not prop.is_array or not isinstance(args[1], list):
-                raise InvalidFilter(f"{op.upper()} compares a list property with a list of values.")
-            values = [self._str(v) for v in args[1]]
-            return f"{value_expr(self.layer, prop, self.alias)} {_ARRAY[op]} {self.params.add(values, 'text[]')}"
-        if op.startswith("t_"):
-            return self._temporal(op, args)
-        raise InvalidFilter(f"The operator or function '{node['op']}' is not supported.")
+        prop = self._property(args[0])  # an array operator
+        if not prop.is_array or not isinstance(args[1], list):
+            raise InvalidFilter(f"{op.upper()} vergleicht eine Listen-Eigenschaft mit einer Liste "
+                                "von Werten, z. B. A_CONTAINS(languages, ('de', 'tr')).")
+        texts = [values.as_text(self._str(v), _WHAT) for v in args[1]]
+        return (f"{value_expr(self.layer, prop, self.alias)} {_ARRAY[op]} "
+                f"{self.params.add(texts, 'text[]')}")
+
+    @staticmethod
+    def _args(node: dict[str, Any], op: str, low: int, high: int) -> list[Any]:
+        args = node.get("args")
+        if not isinstance(args, list) or not low <= len(args) <= high:
+            count = f"{low}" if low == high else f"mindestens {low}"
+            noun = "Argument" if low == 1 else "Argumente"
+            raise InvalidFilter(f"{op.upper()} braucht {count} {noun} (args).")
+        return args
 
     def _compare(self, op: str, args: list[Any]) -> str:
-        left, right = args[0], args[1]
+        left, right = args
         if not self._is_property(left) and self._is_property(right):
             left, right = right, left
-            op = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(op, op)
+            op = _MIRRORED.get(op, op)
         if self._is_geometry(left) or isinstance(left, dict) and "bbox" in left:
-            raise InvalidFilter("Compare geometries with S_EQUALS or S_INTERSECTS, not with =.")
+            raise InvalidFilter("Geometrien vergleicht man mit S_EQUALS oder S_INTERSECTS, nicht mit =.")
         if not self._is_property(left):
-            # literal = literal: valid CQL2, evaluated by PostgreSQL with bound values.
-            return f"{self.params.add(self._plain(left))} {_COMPARE[op]} {self.params.add(self._plain(right))}"
+            raise InvalidFilter(
+                "Ein Vergleich braucht auf einer Seite eine Eigenschaft der Ebene, z. B. "
+                "kind = 'Café'; zwei feste Werte (wie 1 = 1) lassen sich nicht vergleichen."
+            )
         prop = self._property(left)
-        expr = value_expr(self.layer, prop, self.alias)
         if prop.is_array:
-            raise InvalidFilter(f"'{prop.name}' is a list: use A_CONTAINS or A_OVERLAPS.")
-        return f"{expr} {_COMPARE[op]} {self._literal(prop, right)}"
+            raise InvalidFilter(f"»{prop.name}« ist eine Liste: verwenden Sie A_CONTAINS oder A_OVERLAPS.")
+        return f"{value_expr(self.layer, prop, self.alias)} {_COMPARE[op]} {self._literal(prop, right)}"
+
+    def _like(self, args: list[Any]) -> str:
+        prop = self._property(args[0])
+        pattern = values.as_text(self._str(args[1]), _WHAT)
+        trailing = len(pattern) - len(pattern.rstrip("\\"))
+        if trailing % 2:
+            raise InvalidFilter(
+                "Ein LIKE-Muster darf nicht mit einem einzelnen \\ enden: \\ maskiert das folgende "
+                "Zeichen (\\% für ein Prozentzeichen, \\\\ für einen Backslash)."
+            )
+        return (f"{value_expr(self.layer, prop, self.alias)}::text LIKE "
+                f"{self.params.add(pattern)} ESCAPE '\\'")
 
     def _temporal(self, op: str, args: list[Any]) -> str:
         prop = self._property(args[0])
         if prop.type not in ("date", "datetime"):
-            raise InvalidFilter(f"'{prop.name}' is not a date or time.")
+            raise InvalidFilter(f"»{prop.name}« ist kein Datum und kein Zeitpunkt.")
         expr = value_expr(self.layer, prop, self.alias)
         value = args[1]
         ends = value["interval"] if isinstance(value, dict) and "interval" in value else [value, value]
-        if len(ends) != 2:
-            raise InvalidFilter("An INTERVAL has a start and an end.")
-        start, end = (None if v in ("..", None) else self._coerce(prop, v) for v in ends)
+        if not isinstance(ends, list) or len(ends) != 2:
+            raise InvalidFilter("Ein INTERVAL hat einen Anfang und ein Ende.")
+        start, end = (None if v in ("..", None) else self._literal_value(prop, v) for v in ends)
         low = self.params.add(start) if start is not None else None
         high = self.params.add(end) if end is not None else None
         if op in ("t_intersects", "t_during", "t_equals"):
@@ -143,7 +163,7 @@ class FilterCompiler:
             return f"{expr} < {low}"
         if op == "t_after" and high:
             return f"{expr} > {high}"
-        raise InvalidFilter(f"The temporal operator '{op.upper()}' is not supported here.")
+        raise InvalidFilter(f"Der Zeit-Operator »{op.upper()}« wird hier nicht unterstützt.")
 
     # -- operands ---------------------------------------------------------
     @staticmethod
@@ -154,13 +174,14 @@ class FilterCompiler:
         return self._is_property(node) and node["property"] in GEOMETRY_NAMES
 
     def _property(self, node: Any) -> Property:
-        if not self._is_property(node):
-            raise InvalidFilter("Expected a property name.")
+        if not self._is_property(node) or not isinstance(node["property"], str):
+            raise InvalidFilter("Hier wird der Name einer Eigenschaft erwartet, z. B. kind.")
         name = node["property"]
         prop = self.queryable.get(name)
         if prop is None:
             known = ", ".join(sorted(self.queryable))
-            raise InvalidFilter(f"'{name}' is not a queryable of this layer. Queryables: {known}.")
+            raise InvalidFilter(f"»{values.shown(name, 60)}« ist keine abfragbare Eigenschaft "
+                                f"dieser Ebene. Abfragbar: {known}.")
         return prop
 
     def _geometry(self, node: Any) -> str:
@@ -169,83 +190,68 @@ class FilterCompiler:
         srid = self.crs.srid
         if isinstance(node, dict) and "bbox" in node:
             box = node["bbox"]
-            if len(box) not in (4, 6):
-                raise InvalidFilter("A BBOX needs 4 or 6 numbers.")
+            if not isinstance(box, list) or len(box) not in (4, 6):
+                raise InvalidFilter("Eine BBOX braucht 4 oder 6 Zahlen.")
             x0, y0, x1, y1 = (box[0], box[1], box[3], box[4]) if len(box) == 6 else box
             if self.crs.lat_first:
                 x0, y0, x1, y1 = y0, x0, y1, x1
-            nums = ", ".join(self.params.add(float(v)) for v in (x0, y0, x1, y1))
+            nums = ", ".join(self.params.add(values.as_float(v, _WHAT)) for v in (x0, y0, x1, y1))
             return f"ST_Transform(ST_MakeEnvelope({nums}, {srid}), 4326)"
-        if isinstance(node, dict) and "type" in node and "coordinates" in node or (
-            isinstance(node, dict) and node.get("type") == "GeometryCollection"
+        if isinstance(node, dict) and isinstance(node.get("type"), str) and (
+            "coordinates" in node or node.get("type") == "GeometryCollection"
         ):
+            self._check_geometry(node)
             geom = f"ST_SetSRID(ST_GeomFromGeoJSON({self.params.add(json.dumps(node), 'text')}), {srid})"
             if self.crs.lat_first:
                 geom = f"ST_FlipCoordinates({geom})"
             return f"ST_Transform({geom}, 4326)"
-        raise InvalidFilter("Spatial operators take the geometry property and a geometry literal.")
+        raise InvalidFilter("Räumliche Operatoren verbinden die Geometrie (geom) mit einer "
+                            "Geometrie, z. B. S_INTERSECTS(geom, POINT(10.5 52.4)).")
+
+    @staticmethod
+    def _check_geometry(node: dict[str, Any]) -> None:
+        """A geometry literal PostGIS will read: finite numbers, rings and lines long enough."""
+        if not _finite_geometry(node):
+            raise InvalidFilter("Die Geometrie im Filter enthält etwas, das keine endliche Zahl ist.")
+        try:
+            shapely.geometry.shape(node)
+        except Exception as exc:  # shapely raises several types for malformed coordinates
+            raise InvalidFilter(
+                f"Die Geometrie im Filter ist kein gültiges {values.shown(node.get('type'), 40)}: "
+                f"{str(exc)[:120]}"
+            ) from None
 
     def _literal(self, prop: Property, value: Any) -> str:
-        return self.params.add(self._coerce(prop, value))
+        return bind_value(self.params, prop, self._literal_value(prop, value))
 
-    def _coerce(self, prop: Property, value: Any) -> Any:
-        if isinstance(value, dict) and "property" in value:
-            raise InvalidFilter("Comparing two properties is not supported.")
-        try:
-            if prop.type in ("integer",):
-                number = float(value)
-                if not number.is_integer() or isinstance(value, bool):
-                    raise ValueError
-                return int(number)
-            if prop.type == "number":
-                if isinstance(value, bool):
-                    raise ValueError
-                return float(value)
-            if prop.type == "boolean":
-                if not isinstance(value, bool):
-                    raise ValueError
-                return value
-            if prop.type in ("date", "datetime"):
-                instant = self._instant(value)
-                if instant is None:
-                    raise ValueError
-                if prop.type == "date" and isinstance(instant, dt.datetime):
-                    return instant.date()
-                if prop.type == "datetime" and not isinstance(instant, dt.datetime):
-                    return dt.datetime.combine(instant, dt.time(), tzinfo=dt.timezone.utc)
-                return instant
-            return self._str(value)
-        except (TypeError, ValueError, OverflowError):
-            raise InvalidFilter(
-                f"'{value}' is not a valid value for '{prop.name}' ({prop.type})."
-            ) from None
+    def _literal_value(self, prop: Property, value: Any) -> Any:
+        if self._is_property(value):
+            raise InvalidFilter("Zwei Eigenschaften miteinander zu vergleichen wird nicht unterstützt.")
+        return values.coerce(prop, value, f"{_WHAT} ({prop.name})")
 
     @staticmethod
     def _str(value: Any) -> str:
-        if isinstance(value, (dict, list)):
-            raise InvalidFilter("Expected a text value.")
+        if isinstance(value, (dict, list)) or value is None:
+            raise InvalidFilter("Hier wird ein Text erwartet, z. B. 'Café%'.")
         if isinstance(value, bool):
             return "true" if value else "false"
+        if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
         return str(value)
 
-    @staticmethod
-    def _plain(value: Any) -> Any:
-        if isinstance(value, (dict, list)):
-            raise InvalidFilter("Expected a plain value.")
-        return value
 
-    @staticmethod
-    def _instant(value: Any) -> dt.date | dt.datetime | None:
-        if isinstance(value, dict):
-            value = value.get("timestamp") or value.get("date")
-        if value in (None, "..", ""):
-            return None
-        if not isinstance(value, str):
-            raise InvalidFilter(f"'{value}' is not a date or timestamp.")
-        try:
-            if "T" in value or " " in value:
-                stamp = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-                return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.timezone.utc)
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            raise InvalidFilter(f"'{value}' is not a date or timestamp (ISO 8601).") from None
+def _finite_geometry(node: Any) -> bool:
+    """Every coordinate a finite number (``1e400`` became infinity in the parser)."""
+    if not isinstance(node, dict):
+        return False
+    if node.get("type") == "GeometryCollection":
+        parts = node.get("geometries")
+        return isinstance(parts, list) and all(_finite_geometry(p) for p in parts)
+    return _finite_coordinates(node.get("coordinates", []))
+
+
+def _finite_coordinates(coords: Any) -> bool:
+    if isinstance(coords, list):
+        return all(_finite_coordinates(c) for c in coords)
+    return (isinstance(coords, (int, float)) and not isinstance(coords, bool)
+            and math.isfinite(coords))

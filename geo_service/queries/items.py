@@ -29,6 +29,7 @@ from geo_service.queries.paging import (
 )
 from geo_service.queries.sql import (
     Params,
+    bind_value,
     layer_scope,
     properties_object,
     table_of,
@@ -122,9 +123,9 @@ def conditions(layer: Layer, query: ItemsQuery, params: Params, alias: str = "t"
         if prop.is_array:
             found.append(f"{expr} && {params.add([str(v) for v in values], 'text[]')}")
         elif len(values) == 1:
-            found.append(f"{expr} = {params.add(values[0])}")
+            found.append(f"{expr} = {bind_value(params, prop, values[0])}")
         else:
-            found.append(f"{expr} IN ({', '.join(params.add(v) for v in values)})")
+            found.append(f"{expr} IN ({', '.join(bind_value(params, prop, v) for v in values)})")
     if query.cql is not None:
         found.append(FilterCompiler(layer, params, query.filter_crs, alias).compile(query.cql))
     return found

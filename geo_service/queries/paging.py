@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from geo_service.errors import InvalidParameter
 from geo_service.layers import Layer, Property
-from geo_service.queries.sql import Params, table_of, value_expr, where_clause
+from geo_service.queries.sql import Params, bind_value, table_of, value_expr, where_clause
 
 
 _BIGINT = 2**63
@@ -85,6 +85,10 @@ def key_json_sql(keys: list[SortKey]) -> str:
     return f"json_build_array({', '.join(k.expr for k in keys)})::text"
 
 
+def _bind(params: Params, key: SortKey, value: Any) -> str:
+    return bind_value(params, key.prop, value) if key.prop is not None else params.add(value)
+
+
 def after_sql(keys: list[SortKey], values: list[Any], params: Params) -> str:
     """Rows strictly after ``values`` in the order of ``keys`` (NULLS LAST, mixed directions).
 
@@ -96,12 +100,12 @@ def after_sql(keys: list[SortKey], values: list[Any], params: Params) -> str:
         equal = []
         for prior, value in zip(keys[:i], values[:i], strict=True):
             equal.append(f"{prior.expr} IS NULL" if value is None
-                         else f"{prior.expr} = {params.add(value)}")
+                         else f"{prior.expr} = {_bind(params, prior, value)}")
         value = values[i]
         if value is None:
             continue  # nothing sorts after a null (NULLS LAST) on this key
         op = "<" if key.descending else ">"
-        after = f"{key.expr} {op} {params.add(value)}"
+        after = f"{key.expr} {op} {_bind(params, key, value)}"
         if key.prop is not None:
             after = f"({after} OR {key.expr} IS NULL)"
         alternatives.append(" AND ".join([*equal, after]))
@@ -126,7 +130,7 @@ def decode_cursor(keys: list[SortKey], cursor: str,
     )
     try:
         raw = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+    except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
         raise problem from None
     if not isinstance(raw, list) or len(raw) != len(keys):
         raise problem

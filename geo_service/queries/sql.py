@@ -35,6 +35,17 @@ class Params:
         return f"CAST(:{name} AS {cast})" if cast else f":{name}"
 
 
+#: Request values of these property types are bound with their widest SQL type, so a value
+#: that fits the type (a bigint, any float8) never overflows a narrower column (``population``
+#: is an int4): PostgreSQL compares int4 with int8 using the column's index.
+_LITERAL_CASTS = {"integer": "bigint", "number": "double precision"}
+
+
+def bind_value(params: Params, prop: Property, value: Any) -> str:
+    """A placeholder for a request value compared with ``prop`` (see ``queries.values``)."""
+    return params.add(value, _LITERAL_CASTS.get(prop.type) if value is not None else None)
+
+
 def table_of(layer: Layer) -> str:
     return quote_ident(layer.source_table)
 

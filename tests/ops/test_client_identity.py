@@ -15,6 +15,7 @@ import pytest
 from geo_service.ops.clients import client_address, network_of
 from geo_service.ops.proxy import TrustedProxies
 from tests.conftest import make_settings
+from tests.utils.served import ServedService
 from tests.utils.server import LiveServer
 
 
@@ -66,17 +67,18 @@ def _report(live: LiveServer, real: str, *spoofed: str, feature: str = "meeting_
 
 
 @pytest.fixture
-def reports_server(db_url: str, tmp_path: Path) -> Iterator[tuple[LiveServer, Path]]:
-    """Small budgets the test names: 2 per network, 4 per block, 6 over all (the breaker)."""
+def reports_server(db_url: str, tmp_path: Path) -> Iterator[tuple[ServedService, Path]]:
+    """Small budgets the test names: 2 per network, 4 per block, 6 over all (the breaker).
+    Served as in production, so the alert's counter can be read on the internal listener."""
     log = tmp_path / "server.log"
     settings = make_settings(db_url, report_limit_per_client=2, report_limit_per_block=4,
                              report_limit_total=6)
-    with LiveServer(settings, log=log) as live:
+    with ServedService(settings, log=log) as live:
         yield live, log
 
 
 def test_reports_budget_per_network_per_block_and_the_breaker(
-        reports_server: tuple[LiveServer, Path], db_url: str) -> None:
+        reports_server: tuple[ServedService, Path], db_url: str) -> None:
     live, log = reports_server
     # One network, rotating the entries it writes itself: its own budget, then 429.
     mine = [_report(live, "203.0.113.9", f"10.0.{n}.1").status_code for n in range(3)]
@@ -93,7 +95,7 @@ def test_reports_budget_per_network_per_block_and_the_breaker(
     paused = _report(live, "100.64.0.1")
     assert paused.status_code == 503 and int(paused.headers["retry-after"]) > 0
     assert "paused" in paused.json()["description"]
-    metrics = live.get("/metrics").text
+    metrics = live.metrics()
     assert "geo_service_reports_breaker_refusals_total 2.0" in metrics
     with psycopg.connect(db_url) as conn:
         stored = conn.execute("SELECT count(*) FROM reports").fetchone()[0]  # type: ignore[index]

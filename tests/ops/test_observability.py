@@ -1,4 +1,5 @@
-"""Request ids, JSON request logs without client addresses, /metrics, /healthz and /readyz."""
+"""Request ids, JSON request logs without client addresses, /metrics (on the internal listener),
+/healthz and /readyz."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
 from geo_service.ops.logging import anonymise_ip
 from tests.conftest import make_settings
+from tests.utils.served import ServedService
 from tests.utils.server import LiveServer
 
 
@@ -21,6 +24,13 @@ def logged_server(module_db_url: str, tmp_path_factory: pytest.TempPathFactory
                   ) -> Iterator[LiveServer]:
     log = tmp_path_factory.mktemp("logs") / "server.log"
     with LiveServer(make_settings(module_db_url), log=log) as live:
+        yield live
+
+
+@pytest.fixture(scope="module")
+def served(module_db_url: str) -> Iterator[ServedService]:
+    """As in production: ``geo-service serve``, metrics on its internal listener."""
+    with ServedService(make_settings(module_db_url)) as live:
         yield live
 
 
@@ -101,15 +111,15 @@ def test_anonymise_ip_cuts_to_network() -> None:
     assert anonymise_ip("not an address") is None
 
 
-def test_metrics_show_the_requests_made(logged_server: LiveServer) -> None:
-    before = logged_server.get("/metrics").text
+def test_metrics_show_the_requests_made(served: ServedService) -> None:
+    before = served.metrics()
     labels = {"method": "GET", "route": "/collections/{layer}/items", "layer": "offers",
               "status": "200"}
     count_before = _metric(before, "geo_service_http_requests_total", **labels)
     for _ in range(3):
-        assert logged_server.get("/collections/offers/items", params={"limit": 1}).status_code == 200
-    logged_server.get("/collections/offers/items/987654321")
-    after = logged_server.get("/metrics")
+        assert served.get("/collections/offers/items", params={"limit": 1}).status_code == 200
+    served.get("/collections/offers/items/987654321")
+    after = httpx.get(served.metrics_url)
     assert after.status_code == 200
     assert after.headers["content-type"].startswith("text/plain")
     text = after.text
@@ -124,10 +134,10 @@ def test_metrics_show_the_requests_made(logged_server: LiveServer) -> None:
     assert _metric(text, "geo_service_db_pool_connections", engine="primary", state="idle") >= 1
 
 
-def test_unknown_paths_share_one_label(logged_server: LiveServer) -> None:
+def test_unknown_paths_share_one_label(served: ServedService) -> None:
     for n in range(3):
-        logged_server.get(f"/random/{n}/path")
-    text = logged_server.get("/metrics").text
+        served.get(f"/random/{n}/path")
+    text = served.metrics()
     assert "/random/" not in text
     assert _metric(text, "geo_service_http_requests_total", route="unmatched", status="404") >= 3
 

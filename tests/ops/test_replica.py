@@ -16,7 +16,7 @@ from geo_service.demo import load_demo
 from geo_service.layers import Registry
 from tests.conftest import make_settings
 from tests.utils.replica import ReplicaPair
-from tests.utils.server import LiveServer
+from tests.utils.served import ServedService
 
 ROOT = Path(__file__).resolve().parents[2]
 ITEMS = "/collections/meeting_places/items"
@@ -57,7 +57,7 @@ def test_reads_from_replica_writes_to_primary_and_fallbacks(pair: ReplicaPair) -
                             database_read_max_lag_s=3600, database_read_check_s=0.2)
     strict = make_settings(pair.primary_url, database_read_url=pair.replica_url,
                            database_read_max_lag_s=1.0, database_read_check_s=0.2)
-    with LiveServer(patient) as live, LiveServer(strict) as live_strict:
+    with ServedService(patient) as live, ServedService(strict) as live_strict:
         # 1. Reads are answered by the replica: the service holds connections there.
         before = live.get(ITEMS, params={"limit": 1000}).json()["numberMatched"]
         assert before > 0
@@ -85,7 +85,7 @@ def test_reads_from_replica_writes_to_primary_and_fallbacks(pair: ReplicaPair) -
         time.sleep(1.5)
         assert live_strict.get(f"{ITEMS}/{new_id}").status_code == 200
         assert live_strict.get(ITEMS, params={"limit": 1000}).json()["numberMatched"] == before + 1
-        metrics = live_strict.get("/metrics").text
+        metrics = live_strict.metrics()
         assert 'geo_service_db_reads_total{target="primary"}' in metrics
 
         # 4. Replay resumes: the replica catches up and serves the new row.
@@ -104,7 +104,7 @@ def test_reads_from_replica_writes_to_primary_and_fallbacks(pair: ReplicaPair) -
             assert live.get(f"{ITEMS}/{new_id}").status_code == 200
         assert live.get("/healthz").status_code == 200
         assert live.get("/readyz").status_code == 200
-        metrics = live.get("/metrics").text
+        metrics = live.metrics()
         assert 'geo_service_db_reads_total{target="replica"}' in metrics
         assert 'geo_service_db_reads_total{target="primary"}' in metrics
         assert "geo_service_db_replica_lag_seconds -1.0" in metrics

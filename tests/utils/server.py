@@ -38,16 +38,19 @@ class LiveServer:
         self.log = log
         self._process: subprocess.Popen[bytes] | None = None
 
+    def command(self) -> list[str]:
+        """One uvicorn process serving the app factory."""
+        return [sys.executable, "-m", "uvicorn", "--factory", "geo_service.api.asgi:create_from_env",
+                "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+                # as 'geo-service serve': the app, not uvicorn, decides which proxies to believe
+                "--no-proxy-headers"]
+
     def __enter__(self) -> LiveServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GEO_SERVICE_")}
         env.update(settings_env(self.settings))
         out = open(self.log, "ab") if self.log else subprocess.DEVNULL  # noqa: SIM115
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "--factory", "geo_service.api.asgi:create_from_env",
-             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-             # as 'geo-service serve': the app, not uvicorn, decides which proxies to believe
-             "--no-proxy-headers"],
-            env=env, stdout=out, stderr=out if self.log else None,
+            self.command(), env=env, stdout=out, stderr=out if self.log else None,
             cwd=Path(__file__).resolve().parents[2],
         )
         self.client = httpx.Client(base_url=self.url, timeout=60)

@@ -159,7 +159,7 @@ async def get_items(request: Request, layer: LayerDep, settings: SettingsDep, co
                     lang: LangDep) -> Response:
     params = request.query_params
     multi = {k: params.getlist(k) for k in params}
-    query = parse_items_query(layer, params, settings, multi)
+    query = await parse_items_query(layer, params, settings, multi)
     fmt = wants(request)
     base = base_url(request, settings.public_url)
     changed = await last_changed(conn, layer)

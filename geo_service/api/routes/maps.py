@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
 from geo_service.api.deps import LangDep, ReadDep, RegistryDep, SettingsDep
-from geo_service.api.params import parse_instant
+from geo_service.api.params import parse_ids, parse_instant, parse_int
 from geo_service.api.responses import GeoJSONResponse
 from geo_service.errors import InvalidParameter, LayerNotFound
 from geo_service.maps import i18n
@@ -21,7 +21,7 @@ from geo_service.maps.builder import build_map
 from geo_service.maps.export import export_bbox
 from geo_service.maps.hours import describe
 from geo_service.maps.pages import LEGAL, render_page
-from geo_service.queries import indicators, mapdata
+from geo_service.queries import indicators, mapdata, values
 from geo_service.tools.opening import BERLIN, is_open
 
 router = APIRouter(tags=["Karten"], include_in_schema=False)
@@ -34,24 +34,18 @@ _ASSET_FILES = {p.name: p for p in ASSETS.iterdir() if p.is_file()} if ASSETS.is
 def _bbox(value: str | None) -> tuple[float, float, float, float] | None:
     if not value:
         return None
-    try:
-        numbers = tuple(float(v) for v in value.split(","))
-    except ValueError:
-        raise InvalidParameter("bbox must be four numbers: minlon,minlat,maxlon,maxlat.") from None
-    if len(numbers) != 4 or not (-180 <= numbers[0] <= numbers[2] <= 180
-                                 and -90 <= numbers[1] <= numbers[3] <= 90):
-        raise InvalidParameter("bbox must be minlon,minlat,maxlon,maxlat within the world.")
-    return numbers  # type: ignore[return-value]
+    parts = value.split(",")
+    if len(parts) != 4:
+        raise InvalidParameter("bbox braucht vier Zahlen: minlon,minlat,maxlon,maxlat.")
+    x0, y0, x1, y1 = (values.as_float(v, "bbox") for v in parts)
+    if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
+        raise InvalidParameter("bbox muss minlon,minlat,maxlon,maxlat innerhalb der Welt sein "
+                               "(Länge -180 bis 180, Breite -90 bis 90, das Minimum zuerst).")
+    return (x0, y0, x1, y1)
 
 
 def _zoom(value: str | None) -> int:
-    try:
-        zoom = int(value or 8)
-    except ValueError:
-        raise InvalidParameter("zoom must be a whole number from 0 to 22.") from None
-    if not 0 <= zoom <= 22:
-        raise InvalidParameter("zoom must be a whole number from 0 to 22.")
-    return zoom
+    return parse_int(value, "zoom", 0, 22) if value else 8
 
 
 def _page_clock(request: Request, allowed: bool) -> str | None:
@@ -59,9 +53,9 @@ def _page_clock(request: Request, allowed: bool) -> str | None:
     value = request.query_params.get("now")
     if not value or not allowed:
         return None
-    instant = parse_instant(value)
+    instant = parse_instant(value, "now")
     if not isinstance(instant, dt.datetime):
-        raise InvalidParameter("now needs a date and time, e.g. 2025-10-31T10:00+01:00.")
+        raise InvalidParameter("now braucht Datum und Uhrzeit, z. B. 2025-10-31T10:00+01:00.")
     return instant.isoformat()
 
 
@@ -192,15 +186,12 @@ async def get_opening_hours(conn: ReadDep, lang: LangDep, ids: str = "",
                             at: str | None = None) -> Response:
     """Opening hours of meeting places in words and whether they are open at ``at`` (default:
     now), evaluated here with Lower Saxony's public holidays."""
-    try:
-        wanted = [int(v) for v in ids.split(",") if v][:100]
-    except ValueError:
-        raise InvalidParameter("ids must be meeting place numbers separated by commas.") from None
+    wanted = parse_ids(ids, "ids")[:100]
     moment = dt.datetime.now(BERLIN)
     if at:
-        instant = parse_instant(at)
+        instant = parse_instant(at, "at")
         if not isinstance(instant, dt.datetime):
-            raise InvalidParameter("at needs a date and time, e.g. 2025-10-31T10:00+01:00.")
+            raise InvalidParameter("at braucht Datum und Uhrzeit, z. B. 2025-10-31T10:00+01:00.")
         moment = instant
     messages = i18n.messages(lang)
     hours = await mapdata.opening_hours_of(conn, wanted)
@@ -214,7 +205,7 @@ async def get_opening_hours(conn: ReadDep, lang: LangDep, ids: str = "",
 async def get_indicators(request: Request, conn: ReadDep, settings: SettingsDep) -> Response:
     indicator = request.query_params.get("indicator", "offers")
     if indicator not in indicators.INDICATORS:
-        raise InvalidParameter(f"indicator: choose from {', '.join(indicators.INDICATORS)}.")
+        raise InvalidParameter(f"indicator: wählen Sie aus {', '.join(indicators.INDICATORS)}.")
     body = await indicators.quartier_indicators(
         conn, indicator=indicator, bbox=_bbox(request.query_params.get("bbox")),
         zoom=_zoom(request.query_params.get("zoom")), precision=settings.coordinate_precision)

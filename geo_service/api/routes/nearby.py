@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Request, Response
 
 from geo_service.api.deps import ReadDep, RegistryDep, SettingsDep
-from geo_service.api.params import parse_bool, parse_instant, parse_int
+from geo_service.api.params import parse_bool, parse_instant, parse_int, parse_number
 from geo_service.api.responses import GeoJSONResponse
 from geo_service.errors import InvalidParameter
 from geo_service.layers import Registry
@@ -24,14 +24,8 @@ PARAMS = frozenset({
 
 def _float(value: str | None, name: str, low: float, high: float) -> float:
     if value is None:
-        raise InvalidParameter(f"{name} is required (decimal degrees, e.g. lon=10.55&lat=52.49).")
-    try:
-        number = float(value)
-    except ValueError:
-        raise InvalidParameter(f"{name} '{value[:40]}' is not a number.") from None
-    if not low <= number <= high:
-        raise InvalidParameter(f"{name} must lie between {low} and {high}.")
-    return number
+        raise InvalidParameter(f"{name} fehlt (Dezimalgrad, z. B. lon=10.55&lat=52.49).")
+    return parse_number(value, name, low, high)
 
 
 def _list(request: Request, name: str) -> list[str]:
@@ -48,7 +42,7 @@ def parse_nearby(request: Request, registry: Registry) -> NearbyQuery:
     unknown = [k for k in request.query_params if k not in PARAMS]
     if unknown:
         raise InvalidParameter(
-            f"Unknown parameter '{unknown[0][:40]}'. Parameters: {', '.join(sorted(PARAMS))}."
+            f"Unbekannter Parameter »{unknown[0][:40]}«. Parameter: {', '.join(sorted(PARAMS))}."
         )
     qp = request.query_params
     query = NearbyQuery(lon=_float(qp.get("lon"), "lon", -180, 180),
@@ -61,7 +55,7 @@ def parse_nearby(request: Request, registry: Registry) -> NearbyQuery:
         query.layers = _list(request, "layers")
         wrong = [n for n in query.layers if n not in NEARBY_TABLES or n not in registry]
         if wrong or not query.layers:
-            raise InvalidParameter(f"layers: choose from {', '.join(NEARBY_TABLES)}.")
+            raise InvalidParameter(f"layers: wählen Sie aus {', '.join(NEARBY_TABLES)}.")
     query.categories = _list(request, "category")
     query.target_groups = _list(request, "target_group")
     query.languages = _list(request, "language")
@@ -70,18 +64,19 @@ def parse_nearby(request: Request, registry: Registry) -> NearbyQuery:
     query.free = _flag(request, "free")
     query.areas = _flag(request, "areas")
     if "day" in qp:
-        day = parse_instant(qp["day"])
+        day = parse_instant(qp["day"], "day")
         if day is None or isinstance(day, dt.datetime):
-            raise InvalidParameter("day needs a date, e.g. day=2026-11-24.")
+            raise InvalidParameter("day braucht ein Datum, z. B. day=2026-11-24.")
         query.day = day
     if "open_at" in qp:
         when = qp["open_at"]
         if when == "now":
             query.open_at = dt.datetime.now(dt.timezone.utc)
         else:
-            instant = parse_instant(when)
+            instant = parse_instant(when, "open_at")
             if not isinstance(instant, dt.datetime):
-                raise InvalidParameter("open_at needs a date and time, e.g. 2026-11-23T10:00+01:00, or 'now'.")
+                raise InvalidParameter("open_at braucht Datum und Uhrzeit, z. B. "
+                                       "2026-11-23T10:00+01:00, oder »now«.")
             query.open_at = instant
     return query
 
